@@ -1,0 +1,71 @@
+/* server.h: the network loop: a libuv loop on one thread, one listening socket.
+ *
+ * sl_server_run() blocks the calling thread (which becomes the loop thread)
+ * until sl_server_stop() or SIGINT/SIGTERM; then it stops accepting, lets
+ * in-flight requests finish (up to a grace period), closes every connection
+ * and returns. */
+#ifndef SL_SERVER_SERVER_H
+#define SL_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/http.h"
+#include "util/error.h"
+
+struct uv_loop_s;
+
+struct sl_server_limits {
+    size_t max_header_bytes;  /* header block; over it: 431. Default 64 KiB */
+    size_t max_body_bytes;    /* request body; over it: 413. Default 16 MiB */
+    int header_timeout_ms;    /* from a request's first byte to its last header. Default 10 s */
+    int request_timeout_ms;   /* from a request's first byte to its last body byte. Default 60 s */
+    int idle_timeout_ms;      /* keep-alive connection with no request. Default 60 s */
+    size_t max_connections;   /* over it, new connections are closed. Default 10 000 */
+};
+
+struct sl_server_options {
+    const char *host; /* e.g. "127.0.0.1" */
+    int port;
+    struct sl_server_limits limits; /* zeros take the defaults */
+    sl_http_handler handler;
+    void *handler_arg;
+};
+
+struct sl_server;
+
+enum sl_code sl_server_new(const struct sl_server_options *opts, struct sl_server **out, struct sl_error *err);
+
+/* Binds and runs the loop on the calling thread. Returns when stopped. */
+enum sl_code sl_server_run(struct sl_server *srv, struct sl_error *err);
+
+/* Asks the loop to stop; any thread, async-signal-safe is not required. */
+void sl_server_stop(struct sl_server *srv);
+
+/* Runs fn(arg) on the loop thread soon. Any thread. Calls are run in the order
+ * they were posted. Returns false when the server is shutting down (fn will
+ * not run). */
+bool sl_server_post(struct sl_server *srv, void (*fn)(void *arg), void *arg);
+
+/* The loop, for handlers that need timers or async handles of their own. Loop thread only. */
+struct uv_loop_s *sl_server_loop(struct sl_server *srv);
+
+/* Registers fn(arg) to run on the loop thread during shutdown, before
+ * connections are closed (e.g. so subscriptions end their streams). */
+void sl_server_on_shutdown(struct sl_server *srv, void (*fn)(void *arg), void *arg);
+
+/* Counters for /metrics. Loop thread. */
+struct sl_server_stats {
+    uint64_t connections_accepted;
+    uint64_t connections_open;
+    uint64_t requests;
+    uint64_t responses_4xx;
+    uint64_t responses_5xx;
+    uint64_t timeouts;
+};
+void sl_server_get_stats(const struct sl_server *srv, struct sl_server_stats *out);
+
+void sl_server_free(struct sl_server *srv); /* NULL-safe; after run returned */
+
+#endif
