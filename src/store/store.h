@@ -140,7 +140,8 @@ struct sl_read_result {
     int64_t next;       /* next revision (stream reads) or position ($all) to read from */
     int64_t last_revision; /* stream reads: the stream's last revision */
     struct sl_buf raw;  /* record bytes the events point into */
-    size_t cap;
+    size_t cap;         /* private: room in `events` and `spans` */
+    size_t *spans;      /* private: offset and length of each record in `raw` */
 };
 
 void sl_read_result_free(struct sl_read_result *r);

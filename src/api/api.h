@@ -1,0 +1,47 @@
+/* api.h: the HTTP request handlers and the state they share.
+ *
+ * sl_api_handle() is the server's request handler: it routes a request to the
+ * handler of its path and method. Every handler runs on the loop thread and
+ * ends its request exactly once (see server/http.h); handlers that wait for
+ * the store's writer hand their completion back to the loop with
+ * sl_server_post(). */
+#ifndef SL_API_API_H
+#define SL_API_API_H
+
+#include <stdatomic.h>
+
+#include "server/server.h"
+#include "store/store.h"
+
+struct sl_subscriptions;
+
+struct sl_api {
+    struct sl_store *store;
+    struct sl_server *server;
+    struct sl_subscriptions *subs;
+    _Atomic bool commit_pending; /* a head change is posted to the loop and not yet handled */
+    int64_t started_us;
+};
+
+void sl_api_handle(struct sl_http_request *req, void *arg);
+
+/* Handlers, by resource. `name` is the percent-decoded stream name. */
+void sl_api_append(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len);
+void sl_api_read_stream(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len);
+void sl_api_read_all(struct sl_api *api, struct sl_http_request *req);
+void sl_api_delete_stream(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len);
+void sl_api_get_metadata(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len);
+void sl_api_put_metadata(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len);
+void sl_api_subscribe(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len);
+void sl_api_health_live(struct sl_api *api, struct sl_http_request *req);
+void sl_api_health_ready(struct sl_api *api, struct sl_http_request *req);
+void sl_api_metrics(struct sl_api *api, struct sl_http_request *req);
+
+/* Subscriptions (subscriptions.c). */
+struct sl_subscriptions *sl_subscriptions_new(struct sl_api *api);
+void sl_subscriptions_on_commit(struct sl_subscriptions *subs); /* loop thread: the head moved */
+void sl_subscriptions_end_all(struct sl_subscriptions *subs);  /* loop thread: shutdown */
+size_t sl_subscriptions_count(const struct sl_subscriptions *subs);
+void sl_subscriptions_free(struct sl_subscriptions *subs);
+
+#endif

@@ -1,0 +1,571 @@
+/* writer.c: the single writer thread and its group commit.
+ *
+ * Callers queue struct sl_write operations. The writer takes every queued
+ * operation at once, applies them in order inside one LMDB write transaction
+ * (each one checked against the state left by the ones before it), commits
+ * with one fsync, publishes the new head, and only then calls each
+ * operation's `done`. The more callers wait during an fsync, the more the
+ * next fsync carries. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/internal.h"
+#include "store/record.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/codec.h"
+#include "util/utf8.h"
+
+#define MAX_EVENT_TYPE_BYTES 1024
+
+/* State of one batch inside its transaction. */
+struct batch {
+    MDB_txn *txn;
+    uint64_t head;
+    uint64_t next_stream_id;
+    int64_t created_us;
+    size_t events_written;
+    int mdb_failure; /* an LMDB error that dooms the whole transaction */
+};
+
+/* ---- validation (any thread) ---- */
+
+static enum sl_code validate_name(const char *name, size_t len, struct sl_error *err)
+{
+    size_t max = SL_MAX_STREAM_NAME;
+    if (len >= 2 && name[0] == '$' && name[1] == '$')
+        max += 2; /* the metadata stream of a name of the maximum length */
+    if (name == NULL || len == 0)
+        return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name is empty");
+    if (len > max)
+        return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name is %zu bytes; the limit is %d", len,
+                               SL_MAX_STREAM_NAME);
+    if (memchr(name, '\0', len))
+        return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name contains a NUL byte");
+    if (!sl_utf8_is_valid(name, len))
+        return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name is not valid UTF-8");
+    if (len == 4 && memcmp(name, "$all", 4) == 0)
+        return sl_field_errorf(err, SL_E_INVALID, "stream", "$all is the log itself and cannot be written to");
+    return SL_OK;
+}
+
+enum sl_code sl_store_validate(const struct sl_store *store, const struct sl_write *w, struct sl_error *err)
+{
+    enum sl_code code = validate_name(w->stream, w->stream_len, err);
+    if (code)
+        return code;
+    if (w->expected.kind == SL_EXPECT_REVISION && w->expected.revision < 0)
+        return sl_field_errorf(err, SL_E_INVALID, "expectedRevision", "an expected revision must be >= 0");
+    if (w->kind != SL_WRITE_APPEND)
+        return SL_OK;
+    if (w->n_events == 0)
+        return sl_field_errorf(err, SL_E_INVALID, "events", "an append needs at least one event");
+    if (w->n_events > store->max_append_events)
+        return sl_field_errorf(err, SL_E_TOO_LARGE, "events", "the append has %zu events; the limit is %zu",
+                               w->n_events, store->max_append_events);
+    char field[64];
+    for (size_t i = 0; i < w->n_events; i++) {
+        const struct sl_new_event *ev = &w->events[i];
+        snprintf(field, sizeof(field), "[%zu].eventType", i);
+        if (ev->type_len == 0)
+            return sl_field_errorf(err, SL_E_INVALID, field, "event %zu has an empty event type", i);
+        if (ev->type_len > MAX_EVENT_TYPE_BYTES)
+            return sl_field_errorf(err, SL_E_INVALID, field, "event %zu has an event type of %zu bytes; the limit is %d",
+                                   i, ev->type_len, MAX_EVENT_TYPE_BYTES);
+        if (memchr(ev->type, '\0', ev->type_len) || !sl_utf8_is_valid(ev->type, ev->type_len))
+            return sl_field_errorf(err, SL_E_INVALID, field, "event %zu has an event type that is not valid UTF-8",
+                                   i);
+        if (ev->data_len + ev->metadata_len > store->max_event_bytes) {
+            snprintf(field, sizeof(field), "[%zu].data", i);
+            return sl_field_errorf(err, SL_E_TOO_LARGE, field, "event %zu is %zu bytes; the limit is %zu", i,
+                                   ev->data_len + ev->metadata_len, store->max_event_bytes);
+        }
+    }
+    return SL_OK;
+}
+
+/* ---- queueing (any thread) ---- */
+
+enum sl_code sl_store_submit(struct sl_store *store, struct sl_write *w, struct sl_error *err)
+{
+    enum sl_code code = sl_store_validate(store, w, err);
+    if (code)
+        return code;
+    w->next_in_queue = NULL;
+    pthread_mutex_lock(&store->queue_mutex);
+    if (store->stopping) {
+        pthread_mutex_unlock(&store->queue_mutex);
+        return sl_errorf(err, SL_E_SHUTDOWN, "the store is shutting down");
+    }
+    if (store->queue_tail)
+        store->queue_tail->next_in_queue = w;
+    else
+        store->queue_head = w;
+    store->queue_tail = w;
+    pthread_cond_signal(&store->queue_cond);
+    pthread_mutex_unlock(&store->queue_mutex);
+    return SL_OK;
+}
+
+struct sync_wait {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void sync_done(struct sl_write *w)
+{
+    struct sync_wait *sw = w->user;
+    pthread_mutex_lock(&sw->mutex);
+    sw->done = true;
+    pthread_cond_signal(&sw->cond);
+    pthread_mutex_unlock(&sw->mutex);
+}
+
+enum sl_code sl_store_write(struct sl_store *store, struct sl_write *w)
+{
+    struct sync_wait sw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    w->done = sync_done;
+    w->user = &sw;
+    enum sl_code code = sl_store_submit(store, w, &w->err);
+    if (code) {
+        w->code = code;
+        return code;
+    }
+    pthread_mutex_lock(&sw.mutex);
+    while (!sw.done)
+        pthread_cond_wait(&sw.cond, &sw.mutex);
+    pthread_mutex_unlock(&sw.mutex);
+    pthread_cond_destroy(&sw.cond);
+    pthread_mutex_destroy(&sw.mutex);
+    return w->code;
+}
+
+/* ---- applying operations (writer thread) ---- */
+
+static bool record_mdb(struct batch *b, int rc)
+{
+    if (rc && !b->mdb_failure)
+        b->mdb_failure = rc;
+    return rc == 0;
+}
+
+static void event_id_key(uint8_t key[24], uint64_t stream_id, const uint8_t id[16])
+{
+    sl_put_be64(key, stream_id);
+    memcpy(key + 8, id, 16);
+}
+
+/* The revision of event `id` in stream `stream_id`, or -1. */
+static int64_t find_event_id(struct batch *b, const struct sl_store *store, uint64_t stream_id, const uint8_t id[16])
+{
+    uint8_t key[24];
+    event_id_key(key, stream_id, id);
+    MDB_val k = {sizeof(key), key}, v;
+    int rc = mdb_get(b->txn, store->event_ids, &k, &v);
+    if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 8))
+        return -1;
+    if (!record_mdb(b, rc))
+        return -1;
+    return (int64_t)sl_get_be64(v.mv_data);
+}
+
+/* True when the events' ids stand in the stream at revisions start, start+1, ... */
+static bool ids_stand_at(struct batch *b, const struct sl_store *store, const struct stream_row *row,
+                         int64_t start, const struct sl_write *w)
+{
+    if (start < 0 || start + (int64_t)w->n_events - 1 > row->last_revision)
+        return false;
+    for (size_t i = 0; i < w->n_events; i++)
+        if (find_event_id(b, store, row->id, w->events[i].id) != start + (int64_t)i)
+            return false;
+    return true;
+}
+
+static void succeed_idempotent(struct batch *b, const struct sl_store *store, const struct stream_row *row,
+                               int64_t last, struct sl_write *w)
+{
+    uint64_t pos = 0;
+    record_mdb(b, sl_stream_index_get(b->txn, store, row->id, last, &pos));
+    w->code = SL_OK;
+    w->was_idempotent = true;
+    w->last_revision = last;
+    w->position = pos;
+}
+
+static void fail_wrong_revision(struct sl_write *w, int64_t actual, const char *why)
+{
+    w->actual_revision = actual;
+    w->code = sl_errorf(&w->err, SL_E_WRONG_REVISION, "%s (the stream's revision is %lld)", why, (long long)actual);
+}
+
+/* Writes one event; `revision` is the stream revision it takes. */
+static bool put_event(struct batch *b, const struct sl_store *store, const char *stream, size_t stream_len,
+                      uint64_t stream_id, const struct sl_new_event *ev, int64_t revision)
+{
+    uint64_t pos = b->head + 1;
+    uint8_t pos_key[8];
+    sl_put_be64(pos_key, pos);
+    MDB_val k = {sizeof(pos_key), pos_key}, v = {sl_record_size(stream_len, ev), NULL};
+    if (!record_mdb(b, mdb_put(b->txn, store->events, &k, &v, MDB_RESERVE | MDB_APPEND)))
+        return false;
+    sl_record_encode(v.mv_data, stream, stream_len, ev, revision, b->created_us);
+
+    uint8_t idx_key[16];
+    sl_put_be64(idx_key, stream_id);
+    sl_put_be64(idx_key + 8, (uint64_t)revision);
+    MDB_val ik = {sizeof(idx_key), idx_key}, iv = {sizeof(pos_key), pos_key};
+    if (!record_mdb(b, mdb_put(b->txn, store->stream_index, &ik, &iv, 0)))
+        return false;
+
+    uint8_t id_key[24], rev_val[8];
+    event_id_key(id_key, stream_id, ev->id);
+    sl_put_be64(rev_val, (uint64_t)revision);
+    MDB_val ek = {sizeof(id_key), id_key}, ev_val = {sizeof(rev_val), rev_val};
+    if (!record_mdb(b, mdb_put(b->txn, store->event_ids, &ek, &ev_val, 0)))
+        return false;
+    b->head = pos;
+    b->events_written++;
+    return true;
+}
+
+/* Appends `n` events to the stream whose row is `row` (created when !exists). */
+static bool append_events(struct batch *b, const struct sl_store *store, const char *stream, size_t stream_len,
+                          struct stream_row *row, bool exists, const struct sl_new_event *events, size_t n)
+{
+    if (!exists) {
+        memset(row, 0, sizeof(*row));
+        row->id = b->next_stream_id++;
+        row->last_revision = SL_REVISION_NONE;
+        row->deleted_before = -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!put_event(b, store, stream, stream_len, row->id, &events[i], row->last_revision + 1))
+            return false;
+        row->last_revision++;
+    }
+    return record_mdb(b, sl_stream_row_put(b->txn, store, stream, stream_len, row));
+}
+
+struct stream_state {
+    struct stream_row row;
+    bool exists;       /* has a row */
+    bool is_visible;   /* exists, has events, and is not soft-deleted */
+    int64_t current;   /* last revision, -1 when none */
+};
+
+static bool load_stream(struct batch *b, const struct sl_store *store, const char *name, size_t len,
+                        struct stream_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    int rc = sl_stream_row_get(b->txn, store, name, len, &st->row);
+    if (rc == MDB_NOTFOUND) {
+        st->current = SL_REVISION_NONE;
+        return true;
+    }
+    if (!record_mdb(b, rc))
+        return false;
+    st->exists = true;
+    st->current = st->row.last_revision;
+    st->is_visible = st->current >= 0 && st->row.deleted_before <= st->current;
+    return true;
+}
+
+static void apply_append(struct batch *b, const struct sl_store *store, struct sl_write *w)
+{
+    struct stream_state st;
+    if (!load_stream(b, store, w->stream, w->stream_len, &st))
+        return;
+    if (st.row.flags & STREAM_TOMBSTONED) {
+        w->code = sl_errorf(&w->err, SL_E_DELETED, "stream %.*s is deleted", (int)w->stream_len, w->stream);
+        return;
+    }
+    w->actual_revision = st.is_visible ? st.current : SL_REVISION_NONE;
+
+    bool may_write = false;
+    switch (w->expected.kind) {
+    case SL_EXPECT_REVISION: {
+        int64_t e = w->expected.revision;
+        if (st.exists && e == st.current) {
+            may_write = true;
+        } else if (st.exists && e < st.current && ids_stand_at(b, store, &st.row, e + 1, w)) {
+            succeed_idempotent(b, store, &st.row, e + (int64_t)w->n_events, w);
+            return;
+        } else {
+            fail_wrong_revision(w, st.exists ? st.current : SL_REVISION_NONE, "the expected revision does not match");
+            return;
+        }
+        break;
+    }
+    case SL_EXPECT_NO_STREAM: {
+        int64_t first = st.row.deleted_before > 0 ? st.row.deleted_before : 0;
+        if (!st.is_visible) {
+            may_write = true;
+        } else if (ids_stand_at(b, store, &st.row, first, w)) {
+            succeed_idempotent(b, store, &st.row, first + (int64_t)w->n_events - 1, w);
+            return;
+        } else {
+            fail_wrong_revision(w, st.current, "the stream was expected not to exist");
+            return;
+        }
+        break;
+    }
+    case SL_EXPECT_EXISTS:
+    case SL_EXPECT_ANY: {
+        if (w->expected.kind == SL_EXPECT_EXISTS && !st.is_visible) {
+            fail_wrong_revision(w, SL_REVISION_NONE, "the stream was expected to exist");
+            return;
+        }
+        int64_t at = st.exists ? find_event_id(b, store, st.row.id, w->events[0].id) : -1;
+        if (at >= 0) {
+            if (ids_stand_at(b, store, &st.row, at, w)) {
+                succeed_idempotent(b, store, &st.row, at + (int64_t)w->n_events - 1, w);
+                return;
+            }
+            fail_wrong_revision(w, st.current, "the events partially match events already in the stream");
+            return;
+        }
+        may_write = true;
+        break;
+    }
+    }
+    if (!may_write || b->mdb_failure)
+        return;
+    if (!append_events(b, store, w->stream, w->stream_len, &st.row, st.exists, w->events, w->n_events))
+        return;
+    w->code = SL_OK;
+    w->last_revision = st.row.last_revision;
+    w->position = b->head;
+}
+
+/* Soft delete: the stream's metadata gets `$tb` = last revision + 1, as
+ * KurrentDB does, so a later append brings the stream back from there. */
+static void apply_delete(struct batch *b, const struct sl_store *store, struct sl_write *w)
+{
+    struct stream_state st;
+    if (!load_stream(b, store, w->stream, w->stream_len, &st))
+        return;
+    if (st.row.flags & STREAM_TOMBSTONED) {
+        w->code = sl_errorf(&w->err, SL_E_DELETED, "stream %.*s is deleted", (int)w->stream_len, w->stream);
+        return;
+    }
+    w->actual_revision = st.is_visible ? st.current : SL_REVISION_NONE;
+    if (!st.is_visible) {
+        if (w->expected.kind == SL_EXPECT_NO_STREAM || w->expected.kind == SL_EXPECT_ANY)
+            w->code = sl_errorf(&w->err, SL_E_NOT_FOUND, "stream %.*s does not exist", (int)w->stream_len, w->stream);
+        else
+            fail_wrong_revision(w, SL_REVISION_NONE, "the stream does not exist");
+        return;
+    }
+    if (w->expected.kind == SL_EXPECT_NO_STREAM ||
+        (w->expected.kind == SL_EXPECT_REVISION && w->expected.revision != st.current)) {
+        fail_wrong_revision(w, st.current, "the expected revision does not match");
+        return;
+    }
+
+    const char *old_json;
+    size_t old_len;
+    int64_t meta_rev;
+    struct sl_error merr;
+    if (sl_store_metadata_raw(b->txn, store, w->stream, w->stream_len, &old_json, &old_len, &meta_rev, &merr)) {
+        w->code = merr.code;
+        w->err = merr;
+        return;
+    }
+    json_t *meta = old_json ? json_loadb(old_json, old_len, 0, NULL) : NULL;
+    if (!json_is_object(meta)) {
+        json_decref(meta);
+        meta = json_object();
+    }
+    json_object_set_new(meta, "$tb", json_integer(st.current + 1));
+    char *text = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+    if (text == NULL) {
+        w->code = sl_errorf(&w->err, SL_E_NOMEM, "out of memory deleting a stream");
+        return;
+    }
+
+    char meta_name[SL_MAX_STREAM_NAME + 3] = "$$";
+    memcpy(meta_name + 2, w->stream, w->stream_len);
+    struct stream_state ms;
+    struct sl_new_event ev = {.type = "$metadata", .type_len = 9, .flags = SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON,
+                              .data = text, .data_len = strlen(text)};
+    sl_uuid_generate(ev.id);
+    bool ok = load_stream(b, store, meta_name, w->stream_len + 2, &ms) &&
+              append_events(b, store, meta_name, w->stream_len + 2, &ms.row, ms.exists, &ev, 1);
+    free(text);
+    if (!ok)
+        return;
+    st.row.deleted_before = st.current + 1;
+    if (!record_mdb(b, sl_stream_row_put(b->txn, store, w->stream, w->stream_len, &st.row)))
+        return;
+    w->code = SL_OK;
+    w->last_revision = st.current;
+    w->position = b->head;
+}
+
+/* Tombstone: a `$streamDeleted` event at revision INT64_MAX, as KurrentDB writes it. */
+static void apply_tombstone(struct batch *b, const struct sl_store *store, struct sl_write *w)
+{
+    struct stream_state st;
+    if (!load_stream(b, store, w->stream, w->stream_len, &st))
+        return;
+    if (st.row.flags & STREAM_TOMBSTONED) {
+        w->code = sl_errorf(&w->err, SL_E_DELETED, "stream %.*s is already deleted", (int)w->stream_len, w->stream);
+        return;
+    }
+    w->actual_revision = st.is_visible ? st.current : SL_REVISION_NONE;
+    bool ok = true;
+    switch (w->expected.kind) {
+    case SL_EXPECT_ANY: break;
+    case SL_EXPECT_NO_STREAM: ok = !st.is_visible; break;
+    case SL_EXPECT_EXISTS: ok = st.is_visible; break;
+    case SL_EXPECT_REVISION: ok = st.exists && st.current == w->expected.revision; break;
+    }
+    if (!ok) {
+        fail_wrong_revision(w, w->actual_revision, "the expected revision does not match");
+        return;
+    }
+    if (!st.exists) {
+        memset(&st.row, 0, sizeof(st.row));
+        st.row.id = b->next_stream_id++;
+        st.row.last_revision = SL_REVISION_NONE;
+        st.row.deleted_before = -1;
+    }
+    struct sl_new_event ev = {.type = "$streamDeleted", .type_len = 14, .flags = SL_EVENT_JSON};
+    sl_uuid_generate(ev.id);
+    if (!put_event(b, store, w->stream, w->stream_len, st.row.id, &ev, SL_TOMBSTONE_REVISION))
+        return;
+    st.row.flags |= STREAM_TOMBSTONED;
+    if (!record_mdb(b, sl_stream_row_put(b->txn, store, w->stream, w->stream_len, &st.row)))
+        return;
+    w->code = SL_OK;
+    w->last_revision = st.current;
+    w->position = b->head;
+}
+
+static void reset_outcome(struct sl_write *w)
+{
+    w->code = SL_E_INTERNAL;
+    sl_error_clear(&w->err);
+    w->last_revision = SL_REVISION_NONE;
+    w->actual_revision = SL_REVISION_NONE;
+    w->position = 0;
+    w->was_idempotent = false;
+}
+
+static bool grow_map(struct sl_store *store)
+{
+    pthread_rwlock_wrlock(&store->resize_lock);
+    size_t size = atomic_load(&store->map_size) * 2;
+    int rc = mdb_env_set_mapsize(store->env, size);
+    if (rc == 0)
+        atomic_store(&store->map_size, size);
+    pthread_rwlock_unlock(&store->resize_lock);
+    if (rc) {
+        sl_error("store", "cannot grow the map to %zu bytes: %s", size, mdb_strerror(rc));
+        return false;
+    }
+    atomic_fetch_add(&store->stats.map_resizes, 1);
+    sl_info("store", "grew the map to %zu MiB", size >> 20);
+    return true;
+}
+
+static void fail_batch(struct sl_write *list, int rc, const char *what)
+{
+    /* Every outcome was decided against state that is now thrown away. */
+    for (struct sl_write *w = list; w; w = w->next_in_queue) {
+        w->code = sl_store_mdb_error(&w->err, rc, what);
+        w->was_idempotent = false;
+    }
+}
+
+static void commit_batch(struct sl_store *store, struct sl_write *list)
+{
+    size_t n_ops = 0;
+    for (;;) {
+        struct batch b = {.head = atomic_load(&store->head), .next_stream_id = store->next_stream_id,
+                          .created_us = sl_now_us()};
+        n_ops = 0;
+        int rc = mdb_txn_begin(store->env, NULL, 0, &b.txn);
+        if (rc) {
+            fail_batch(list, rc, "cannot begin a write");
+            break;
+        }
+        for (struct sl_write *w = list; w && !b.mdb_failure; w = w->next_in_queue) {
+            reset_outcome(w);
+            n_ops++;
+            switch (w->kind) {
+            case SL_WRITE_APPEND: apply_append(&b, store, w); break;
+            case SL_WRITE_DELETE: apply_delete(&b, store, w); break;
+            case SL_WRITE_TOMBSTONE: apply_tombstone(&b, store, w); break;
+            }
+        }
+        if (!b.mdb_failure && b.next_stream_id != store->next_stream_id) {
+            uint8_t val[8];
+            sl_put_be64(val, b.next_stream_id);
+            MDB_val k = {strlen("next-stream-id"), "next-stream-id"}, v = {sizeof(val), val};
+            record_mdb(&b, mdb_put(b.txn, store->meta, &k, &v, 0));
+        }
+        if (b.mdb_failure) {
+            mdb_txn_abort(b.txn);
+            if (b.mdb_failure == MDB_MAP_FULL && grow_map(store))
+                continue;
+            fail_batch(list, b.mdb_failure, "cannot write");
+            atomic_store(&store->stats.last_commit_failed, true);
+            break;
+        }
+        int64_t t0 = sl_monotonic_us();
+        rc = mdb_txn_commit(b.txn);
+        if (rc == MDB_MAP_FULL && grow_map(store))
+            continue;
+        if (rc) {
+            sl_error("store", "commit failed: %s", mdb_strerror(rc));
+            fail_batch(list, rc, "cannot commit");
+            atomic_store(&store->stats.last_commit_failed, true);
+            break;
+        }
+        atomic_fetch_add(&store->stats.commit_us_total, (uint64_t)(sl_monotonic_us() - t0));
+        atomic_fetch_add(&store->stats.commits, 1);
+        atomic_fetch_add(&store->stats.events_written, b.events_written);
+        atomic_store(&store->stats.last_commit_failed, false);
+        store->next_stream_id = b.next_stream_id;
+        if (n_ops > atomic_load(&store->stats.max_batch))
+            atomic_store(&store->stats.max_batch, n_ops);
+        if (b.head != atomic_load(&store->head))
+            sl_store_publish_head(store, b.head);
+        break;
+    }
+
+    struct sl_write *w = list;
+    while (w) {
+        struct sl_write *next = w->next_in_queue; /* `done` may free `w` */
+        if (w->code == SL_OK)
+            atomic_fetch_add(&store->stats.writes, 1);
+        else
+            atomic_fetch_add(&store->stats.write_errors, 1);
+        w->done(w);
+        w = next;
+    }
+}
+
+void *sl_store_writer_main(void *arg)
+{
+    struct sl_store *store = arg;
+    for (;;) {
+        pthread_mutex_lock(&store->queue_mutex);
+        while (store->queue_head == NULL && !store->stopping)
+            pthread_cond_wait(&store->queue_cond, &store->queue_mutex);
+        struct sl_write *list = store->queue_head;
+        store->queue_head = store->queue_tail = NULL;
+        bool stopping = store->stopping;
+        pthread_mutex_unlock(&store->queue_mutex);
+        if (list)
+            commit_batch(store, list);
+        else if (stopping)
+            break;
+    }
+    return NULL;
+}

@@ -1,0 +1,295 @@
+/* test_idempotency.c: re-appending events that are already there returns the
+ * original result and writes nothing (spec/streams.md, docs/http-api.md),
+ * also after the store is closed and opened again; and a partly overlapping
+ * append never writes an event id a second time into the same stream. */
+#include "store_fixture.h"
+
+/* Fails unless every event id of `stream` is distinct. */
+static void assert_ids_unique_in_stream(struct sl_store *store, const char *stream)
+{
+    struct sl_read_result r;
+    read_stream_ok(store, stream, 0, false, 10000, &r);
+    for (size_t i = 0; i < r.count; i++)
+        for (size_t j = i + 1; j < r.count; j++)
+            if (memcmp(r.events[i].id, r.events[j].id, 16) == 0)
+                fail_msg("stream %s holds the same event id at revisions %lld and %lld", stream,
+                         (long long)r.events[i].revision, (long long)r.events[j].revision);
+    sl_read_result_free(&r);
+}
+
+static void assert_idempotent(const struct sl_write *w, enum sl_code code, const struct sl_write *original,
+                              const char *what)
+{
+    if (code != SL_OK || !w->was_idempotent || w->last_revision != original->last_revision ||
+        w->position != original->position)
+        fail_msg("%s: returned %s (%s), was_idempotent %d, last_revision %lld, position %llu; "
+                 "wanted the original result: last_revision %lld, position %llu",
+                 what, sl_code_name(code), w->err.message, w->was_idempotent, (long long)w->last_revision,
+                 (unsigned long long)w->position, (long long)original->last_revision,
+                 (unsigned long long)original->position);
+}
+
+static void test_first_append_is_not_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    assert_code(append_generated(f->store, "s", rev_no_stream(), 1, 0, 3, &w), SL_OK, &w.err);
+    assert_false(w.was_idempotent);
+    assert_code(append_generated(f->store, "s", rev_any(), 2, 0, 1, &w), SL_OK, &w.err);
+    assert_false(w.was_idempotent);
+}
+
+static void test_reappend_with_no_stream_returns_the_original_result_and_writes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, again;
+    assert_code(append_generated(f->store, "orders", rev_no_stream(), 1, 0, 3, &first), SL_OK, &first.err);
+    append_ok(f->store, "orders", 2);
+    uint64_t head = sl_store_head(f->store);
+
+    enum sl_code code = append_generated(f->store, "orders", rev_no_stream(), 1, 0, 3, &again);
+    assert_idempotent(&again, code, &first, "re-append at no_stream");
+    assert_int_equal(sl_store_head(f->store), head);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2, 3, 4);
+    sl_read_result_free(&r);
+}
+
+static void test_reappend_with_same_exact_revision_returns_the_original_result(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, again;
+    append_ok(f->store, "orders", 3);
+    assert_code(append_generated(f->store, "orders", rev_exact(2), 5, 0, 2, &first), SL_OK, &first.err);
+    assert_int_equal(first.last_revision, 4);
+    append_ok(f->store, "orders", 1);
+    uint64_t head = sl_store_head(f->store);
+
+    enum sl_code code = append_generated(f->store, "orders", rev_exact(2), 5, 0, 2, &again);
+    assert_idempotent(&again, code, &first, "re-append at exact revision 2");
+    assert_int_equal(sl_store_head(f->store), head);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2, 3, 4, 5);
+    sl_read_result_free(&r);
+}
+
+static void test_reappend_of_a_single_event_at_its_revision_is_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, again;
+    assert_code(append_generated(f->store, "one", rev_no_stream(), 9, 0, 1, &first), SL_OK, &first.err);
+    uint64_t head = sl_store_head(f->store);
+    enum sl_code code = append_generated(f->store, "one", rev_no_stream(), 9, 0, 1, &again);
+    assert_idempotent(&again, code, &first, "re-append of one event at no_stream");
+    assert_int_equal(sl_store_head(f->store), head);
+}
+
+static void test_reappend_with_any_of_the_last_events_is_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, again;
+    append_ok(f->store, "tail", 2);
+    assert_code(append_generated(f->store, "tail", rev_any(), 11, 0, 3, &first), SL_OK, &first.err);
+    uint64_t head = sl_store_head(f->store);
+
+    enum sl_code code = append_generated(f->store, "tail", rev_any(), 11, 0, 3, &again);
+    assert_idempotent(&again, code, &first, "re-append with any of the stream's last three events");
+    assert_int_equal(sl_store_head(f->store), head);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "tail", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2, 3, 4);
+    sl_read_result_free(&r);
+}
+
+/* docs/http-api.md: "with `any`, ids that already stand consecutively in the
+ * stream are recognised too", not only the last ones. */
+static void test_reappend_with_any_of_earlier_consecutive_events_is_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, again;
+    append_ok(f->store, "middle", 1);
+    assert_code(append_generated(f->store, "middle", rev_any(), 12, 0, 2, &first), SL_OK, &first.err);
+    append_ok(f->store, "middle", 2);
+    uint64_t head = sl_store_head(f->store);
+
+    enum sl_code code = append_generated(f->store, "middle", rev_any(), 12, 0, 2, &again);
+    assert_idempotent(&again, code, &first, "re-append with any of revisions 1..2 of 0..4");
+    assert_int_equal(sl_store_head(f->store), head);
+    assert_ids_unique_in_stream(f->store, "middle");
+}
+
+static void test_same_event_id_in_another_stream_is_written(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    assert_code(append_generated(f->store, "first", rev_no_stream(), 21, 0, 1, &w), SL_OK, &w.err);
+    assert_code(append_generated(f->store, "second", rev_no_stream(), 21, 0, 1, &w), SL_OK, &w.err);
+    assert_false(w.was_idempotent);
+    assert_int_equal(w.last_revision, 0);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "second", 0, false, 10, &r);
+    assert_revisions(&r, 0);
+    assert_true(id_is(r.events[0].id, 21, 0));
+    sl_read_result_free(&r);
+}
+
+/* Appends a1, a2 (revisions 0, 1), then `overlap` events starting with id
+ * index `from_index`, at `expected`. Whatever the store answers, the stream
+ * must not hold an id twice, and a refusal must write nothing. */
+static enum sl_code append_overlapping(struct sl_store *store, const char *stream, struct sl_expected expected,
+                                       uint32_t from_index, size_t n, struct sl_write *w)
+{
+    struct sl_write setup;
+    assert_code(append_generated(store, stream, rev_no_stream(), 31, 0, 2, &setup), SL_OK, &setup.err);
+    uint64_t head = sl_store_head(store);
+    enum sl_code code = append_generated(store, stream, expected, 31, from_index, n, w);
+    char buf[32];
+    print_message("partial overlap on %s (ids %u..%zu at %s): %s%s%s, last_revision %lld, idempotent %d\n", stream,
+                  from_index, from_index + n - 1, expected_name(expected, buf), sl_code_name(code),
+                  code != SL_OK ? ": " : "", code != SL_OK ? w->err.message : "", (long long)w->last_revision,
+                  w->was_idempotent);
+    if (code != SL_OK && sl_store_head(store) != head)
+        fail_msg("the refused append moved the head from %llu to %llu", (unsigned long long)head,
+                 (unsigned long long)sl_store_head(store));
+    assert_ids_unique_in_stream(store, stream);
+    return code;
+}
+
+static void test_partial_overlap_at_the_original_revision_writes_no_duplicate(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    /* a0 a1 a2 at no_stream, where a0 a1 stand already. */
+    enum sl_code code = append_overlapping(f->store, "overlap-start", rev_no_stream(), 0, 3, &w);
+    assert_true(code == SL_OK || code == SL_E_WRONG_REVISION);
+}
+
+static void test_partial_overlap_at_a_middle_revision_writes_no_duplicate(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    /* a1 a2 at exact 0, where a1 stands at revision 1. */
+    enum sl_code code = append_overlapping(f->store, "overlap-middle", rev_exact(0), 1, 2, &w);
+    assert_true(code == SL_OK || code == SL_E_WRONG_REVISION);
+}
+
+static void test_append_at_the_current_revision_repeating_the_last_id_writes_no_duplicate(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    /* a1 a2 at exact 1: the revision matches, but a1 already stands at revision 1. */
+    append_overlapping(f->store, "overlap-current", rev_exact(1), 1, 2, &w);
+}
+
+/* The spec does not say what `any` does with a partial overlap; this only
+ * records the behaviour (see the test's output). */
+static void test_partial_overlap_with_any_is_reported(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    struct sl_write setup;
+    assert_code(append_generated(f->store, "overlap-any", rev_no_stream(), 31, 0, 2, &setup), SL_OK, &setup.err);
+    enum sl_code code = append_generated(f->store, "overlap-any", rev_any(), 31, 1, 2, &w);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "overlap-any", 0, false, 100, &r);
+    print_message("partial overlap with any (a1 a2 onto a0 a1): %s%s%s, stream now has %zu events\n",
+                  sl_code_name(code), code != SL_OK ? ": " : "", code != SL_OK ? w.err.message : "", r.count);
+    sl_read_result_free(&r);
+}
+
+static void test_idempotency_holds_after_close_and_reopen(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, tail, again;
+    assert_code(append_generated(f->store, "durable", rev_no_stream(), 41, 0, 3, &first), SL_OK, &first.err);
+    assert_code(append_generated(f->store, "durable", rev_exact(2), 42, 0, 2, &tail), SL_OK, &tail.err);
+    uint64_t head = sl_store_head(f->store);
+
+    fixture_reopen(f);
+    assert_int_equal(sl_store_head(f->store), head);
+
+    enum sl_code code = append_generated(f->store, "durable", rev_no_stream(), 41, 0, 3, &again);
+    assert_idempotent(&again, code, &first, "re-append at no_stream after reopen");
+    code = append_generated(f->store, "durable", rev_exact(2), 42, 0, 2, &again);
+    assert_idempotent(&again, code, &tail, "re-append at exact 2 after reopen");
+    code = append_generated(f->store, "durable", rev_any(), 42, 0, 2, &again);
+    assert_idempotent(&again, code, &tail, "re-append with any of the last events after reopen");
+    assert_int_equal(sl_store_head(f->store), head);
+
+    struct sl_read_result r;
+    read_stream_ok(f->store, "durable", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2, 3, 4);
+    sl_read_result_free(&r);
+}
+
+/* Two identical appends queued together may land in the same commit: the
+ * second must see the first and be recognised, never written twice. */
+static void test_identical_appends_in_one_commit_are_written_once(void **state)
+{
+    struct fixture *f = *state;
+    struct done_counter counter;
+    done_counter_init(&counter);
+    struct sl_write w[4];
+    struct sl_error err;
+    for (int i = 0; i < 4; i++) {
+        write_init_append(&w[i], "twice", rev_no_stream(), 51, 0, 3);
+        w[i].done = count_done;
+        w[i].user = &counter;
+    }
+    for (int i = 0; i < 4; i++)
+        assert_code(sl_store_submit(f->store, &w[i], &err), SL_OK, &err);
+    assert_true(done_counter_wait(&counter, 4, 10000));
+
+    int written = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_code(w[i].code, SL_OK, &w[i].err);
+        assert_int_equal(w[i].last_revision, 2);
+        written += !w[i].was_idempotent;
+        write_release(&w[i]);
+    }
+    assert_int_equal(written, 1);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(w[i].position, w[0].position);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "twice", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2);
+    sl_read_result_free(&r);
+    done_counter_destroy(&counter);
+}
+
+/* A different id at an already-used revision is a conflict, not a re-append. */
+static void test_different_ids_at_a_used_revision_are_a_conflict(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    assert_code(append_generated(f->store, "conflict", rev_no_stream(), 61, 0, 2, &w), SL_OK, &w.err);
+    uint64_t head = sl_store_head(f->store);
+    assert_code(append_generated(f->store, "conflict", rev_no_stream(), 62, 0, 2, &w), SL_E_WRONG_REVISION,
+                &w.err);
+    assert_int_equal(w.actual_revision, 1);
+    assert_false(w.was_idempotent);
+    assert_int_equal(sl_store_head(f->store), head);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        STORE_TEST(test_first_append_is_not_idempotent),
+        STORE_TEST(test_reappend_with_no_stream_returns_the_original_result_and_writes_nothing),
+        STORE_TEST(test_reappend_with_same_exact_revision_returns_the_original_result),
+        STORE_TEST(test_reappend_of_a_single_event_at_its_revision_is_idempotent),
+        STORE_TEST(test_reappend_with_any_of_the_last_events_is_idempotent),
+        STORE_TEST(test_reappend_with_any_of_earlier_consecutive_events_is_idempotent),
+        STORE_TEST(test_same_event_id_in_another_stream_is_written),
+        STORE_TEST(test_partial_overlap_at_the_original_revision_writes_no_duplicate),
+        STORE_TEST(test_partial_overlap_at_a_middle_revision_writes_no_duplicate),
+        STORE_TEST(test_append_at_the_current_revision_repeating_the_last_id_writes_no_duplicate),
+        STORE_TEST(test_partial_overlap_with_any_is_reported),
+        STORE_TEST(test_idempotency_holds_after_close_and_reopen),
+        STORE_TEST(test_identical_appends_in_one_commit_are_written_once),
+        STORE_TEST(test_different_ids_at_a_used_revision_are_a_conflict),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

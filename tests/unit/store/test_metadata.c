@@ -1,0 +1,269 @@
+/* test_metadata.c: stream metadata is the last event of `$$name`, and reads
+ * of `name` honour its $maxCount, $maxAge and $tb (spec/streams.md). */
+#include "store_fixture.h"
+
+static void set_metadata(struct sl_store *store, const char *stream, const char *json)
+{
+    char meta_stream[SL_MAX_STREAM_NAME + 3];
+    struct sl_write w;
+    snprintf(meta_stream, sizeof(meta_stream), "$$%s", stream);
+    enum sl_code code = append_json(store, meta_stream, rev_any(), "$metadata", json, &w);
+    if (code != SL_OK)
+        fail_msg("writing metadata %s to %s returned %s: %s", json, meta_stream, sl_code_name(code),
+                 w.err.message);
+}
+
+/* Returns the metadata JSON (caller frees) and its revision. */
+static char *get_metadata(struct sl_store *store, const char *stream, int64_t *revision)
+{
+    char *json = NULL;
+    struct sl_error err;
+    *revision = -99;
+    enum sl_code code = sl_store_get_metadata(store, STR_ARGS(stream), &json, revision, &err);
+    if (code != SL_OK)
+        fail_msg("get_metadata(%s) returned %s: %s", stream, sl_code_name(code), err.message);
+    if (json == NULL)
+        fail_msg("get_metadata(%s) returned no string", stream);
+    return json;
+}
+
+static void test_metadata_is_an_empty_object_when_none_was_written(void **state)
+{
+    struct fixture *f = *state;
+    int64_t revision;
+    char *json = get_metadata(f->store, "never-written", &revision);
+    assert_string_equal(json, "{}");
+    assert_int_equal(revision, SL_REVISION_NONE);
+    free(json);
+
+    append_ok(f->store, "plain", 2);
+    json = get_metadata(f->store, "plain", &revision);
+    assert_string_equal(json, "{}");
+    assert_int_equal(revision, SL_REVISION_NONE);
+    free(json);
+}
+
+static void test_metadata_is_the_last_event_of_the_metadata_stream(void **state)
+{
+    struct fixture *f = *state;
+    int64_t revision;
+    append_ok(f->store, "orders", 1);
+    set_metadata(f->store, "orders", "{\"owner\":\"ops\"}");
+    set_metadata(f->store, "orders", "{\"$maxCount\": 50, \"team\": \"billing\", \"nested\": {\"a\": [1, 2]}}");
+
+    char *json = get_metadata(f->store, "orders", &revision);
+    assert_string_equal(json, "{\"$maxCount\": 50, \"team\": \"billing\", \"nested\": {\"a\": [1, 2]}}");
+    assert_int_equal(revision, 1);
+    free(json);
+
+    /* The metadata stream is an ordinary (system) stream. */
+    struct sl_read_result r;
+    read_stream_ok(f->store, "$$orders", 0, false, 10, &r);
+    assert_revisions(&r, 0, 1);
+    assert_int_equal(r.events[0].type_len, strlen("$metadata"));
+    assert_memory_equal(r.events[0].type, "$metadata", strlen("$metadata"));
+    sl_read_result_free(&r);
+
+    /* Metadata does not add events to the stream itself. */
+    read_stream_ok(f->store, "orders", 0, false, 10, &r);
+    assert_revisions(&r, 0);
+    sl_read_result_free(&r);
+}
+
+static void test_metadata_survives_close_and_reopen(void **state)
+{
+    struct fixture *f = *state;
+    int64_t revision;
+    append_ok(f->store, "orders", 5);
+    set_metadata(f->store, "orders", "{\"$maxCount\":2}");
+    fixture_reopen(f);
+    char *json = get_metadata(f->store, "orders", &revision);
+    assert_string_equal(json, "{\"$maxCount\":2}");
+    assert_int_equal(revision, 0);
+    free(json);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 3, 4);
+    sl_read_result_free(&r);
+}
+
+static void test_max_count_shows_only_the_last_events(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "orders", 5);
+    set_metadata(f->store, "orders", "{\"$maxCount\":2}");
+    struct sl_read_result r;
+
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 3, 4);
+    assert_int_equal(r.last_revision, 4);
+    sl_read_result_free(&r);
+
+    read_stream_ok(f->store, "orders", 1, false, 100, &r);
+    assert_revisions(&r, 3, 4);
+    sl_read_result_free(&r);
+
+    read_stream_ok(f->store, "orders", SL_REVISION_END, true, 100, &r);
+    assert_revisions(&r, 4, 3);
+    sl_read_result_free(&r);
+
+    read_stream_ok(f->store, "orders", 2, true, 100, &r);
+    assert_int_equal(r.count, 0);
+    sl_read_result_free(&r);
+
+    /* New events push older ones out. */
+    append_ok(f->store, "orders", 1);
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 4, 5);
+    sl_read_result_free(&r);
+
+    struct sl_stream_info info = stream_info_of(f->store, "orders");
+    assert_int_equal(info.last_revision, 5);
+}
+
+static void test_max_count_written_before_the_stream_applies_to_it(void **state)
+{
+    struct fixture *f = *state;
+    set_metadata(f->store, "later", "{\"$maxCount\":3}");
+    append_ok(f->store, "later", 10);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "later", 0, false, 100, &r);
+    assert_revisions(&r, 7, 8, 9);
+    sl_read_result_free(&r);
+}
+
+static void test_truncate_before_hides_earlier_revisions(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "orders", 5);
+    set_metadata(f->store, "orders", "{\"$tb\":3}");
+    struct sl_read_result r;
+
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 3, 4);
+    sl_read_result_free(&r);
+
+    read_stream_ok(f->store, "orders", SL_REVISION_END, true, 100, &r);
+    assert_revisions(&r, 4, 3);
+    sl_read_result_free(&r);
+
+    read_stream_ok(f->store, "orders", 2, true, 100, &r);
+    assert_int_equal(r.count, 0);
+    sl_read_result_free(&r);
+
+    read_stream_ok(f->store, "orders", 4, false, 100, &r);
+    assert_revisions(&r, 4);
+    sl_read_result_free(&r);
+}
+
+static void test_truncate_before_past_the_end_hides_everything_until_new_events(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "orders", 3);
+    set_metadata(f->store, "orders", "{\"$tb\":5}");
+    struct sl_read_result r;
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_int_equal(r.count, 0);
+    assert_false(r.has_next);
+    sl_read_result_free(&r);
+
+    append_ok(f->store, "orders", 3); /* revisions 3, 4, 5 */
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 5);
+    sl_read_result_free(&r);
+}
+
+static void test_max_count_and_truncate_before_combine(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "a", 10);
+    append_ok(f->store, "b", 10);
+    set_metadata(f->store, "a", "{\"$maxCount\":5,\"$tb\":7}");
+    set_metadata(f->store, "b", "{\"$maxCount\":5,\"$tb\":2}");
+    struct sl_read_result r;
+    read_stream_ok(f->store, "a", 0, false, 100, &r);
+    assert_revisions(&r, 7, 8, 9);
+    sl_read_result_free(&r);
+    read_stream_ok(f->store, "b", 0, false, 100, &r);
+    assert_revisions(&r, 5, 6, 7, 8, 9);
+    sl_read_result_free(&r);
+}
+
+static void test_metadata_change_takes_effect_on_the_next_read(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "orders", 4);
+    set_metadata(f->store, "orders", "{\"$maxCount\":1}");
+    struct sl_read_result r;
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 3);
+    sl_read_result_free(&r);
+
+    set_metadata(f->store, "orders", "{}");
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2, 3);
+    sl_read_result_free(&r);
+}
+
+static void test_metadata_of_one_stream_leaves_others_alone(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "orders", 4);
+    append_ok(f->store, "orders-archive", 4);
+    set_metadata(f->store, "orders", "{\"$maxCount\":1}");
+    struct sl_read_result r;
+    read_stream_ok(f->store, "orders-archive", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2, 3);
+    sl_read_result_free(&r);
+}
+
+/* Events cannot be backdated, so this waits a little over a second. */
+static void test_max_age_hides_events_older_than_its_seconds(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "old", 3);
+    append_ok(f->store, "kept", 3);
+    set_metadata(f->store, "old", "{\"$maxAge\":3600}");
+    struct sl_read_result r;
+    read_stream_ok(f->store, "old", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2);
+    sl_read_result_free(&r);
+
+    set_metadata(f->store, "old", "{\"$maxAge\":1}");
+    set_metadata(f->store, "kept", "{\"$maxAge\":3600}");
+    sleep_ms(1200);
+
+    read_stream_ok(f->store, "old", 0, false, 100, &r);
+    assert_int_equal(r.count, 0);
+    sl_read_result_free(&r);
+    read_stream_ok(f->store, "old", SL_REVISION_END, true, 100, &r);
+    assert_int_equal(r.count, 0);
+    sl_read_result_free(&r);
+    read_stream_ok(f->store, "kept", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2);
+    sl_read_result_free(&r);
+
+    /* A fresh event is young enough. */
+    append_ok(f->store, "old", 1);
+    read_stream_ok(f->store, "old", 0, false, 100, &r);
+    assert_revisions(&r, 3);
+    sl_read_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        STORE_TEST(test_metadata_is_an_empty_object_when_none_was_written),
+        STORE_TEST(test_metadata_is_the_last_event_of_the_metadata_stream),
+        STORE_TEST(test_metadata_survives_close_and_reopen),
+        STORE_TEST(test_max_count_shows_only_the_last_events),
+        STORE_TEST(test_max_count_written_before_the_stream_applies_to_it),
+        STORE_TEST(test_truncate_before_hides_earlier_revisions),
+        STORE_TEST(test_truncate_before_past_the_end_hides_everything_until_new_events),
+        STORE_TEST(test_max_count_and_truncate_before_combine),
+        STORE_TEST(test_metadata_change_takes_effect_on_the_next_read),
+        STORE_TEST(test_metadata_of_one_stream_leaves_others_alone),
+        STORE_TEST(test_max_age_hides_events_older_than_its_seconds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
