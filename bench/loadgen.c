@@ -40,6 +40,8 @@
 #include "util/buf.h"
 #include "util/codec.h"
 
+#include "fastid.h"
+
 /* ---- latency histogram ---- */
 
 #define HIST_SUB_BITS 6
@@ -106,59 +108,9 @@ static uint64_t hist_quantile(const struct hist *h, double q)
     return h->max_ns;
 }
 
-/* ---- event ids: random v4 UUIDs from a seeded PRNG ----
- * uuid_generate_random() costs a getrandom() call per id; at 100 000 ids/s that
- * is CPU taken from the server on a small machine. A xoshiro256** stream
- * seeded from the system generator is as unique for this purpose. */
+/* ---- event ids ---- */
 
-static uint64_t rng_s[4];
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(void)
-{
-    uint64_t result = rotl(rng_s[1] * 5, 7) * 9;
-    uint64_t t = rng_s[1] << 17;
-    rng_s[2] ^= rng_s[0];
-    rng_s[3] ^= rng_s[1];
-    rng_s[1] ^= rng_s[2];
-    rng_s[0] ^= rng_s[3];
-    rng_s[2] ^= t;
-    rng_s[3] = rotl(rng_s[3], 45);
-    return result;
-}
-
-static void rng_seed(void)
-{
-    uint8_t seed[32];
-    for (int i = 0; i < 2; i++)
-        sl_uuid_generate(seed + 16 * i);
-    memcpy(rng_s, seed, sizeof seed);
-    if ((rng_s[0] | rng_s[1] | rng_s[2] | rng_s[3]) == 0)
-        rng_s[0] = 1;
-}
-
-/* Writes a canonical lower-case v4 UUID (36 chars, no NUL) at `out`. */
-static void write_uuid(char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    uint8_t b[16];
-    uint64_t a = rng_next(), c = rng_next();
-    memcpy(b, &a, 8);
-    memcpy(b + 8, &c, 8);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-}
+static struct fastid ids;
 
 /* ---- options ---- */
 
@@ -475,7 +427,7 @@ static void client_start_request(struct run *r, struct client *c)
         return;
     }
     for (size_t i = 0; i < c->n_ids; i++)
-        write_uuid(c->req + c->id_at[i]);
+        fastid_uuid_text(&ids, c->req + c->id_at[i]);
     c->sent = 0;
     c->rlen = 0;
     c->started_ns = now_ns();
@@ -724,7 +676,7 @@ int main(int argc, char **argv)
     if (!parse_options(argc, argv, o))
         return 2;
     signal(SIGPIPE, SIG_IGN);
-    rng_seed();
+    fastid_seed(&ids);
 
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     int gai = getaddrinfo(o->host, o->port, &hints, &r->addr);

@@ -45,6 +45,8 @@
 #include "util/codec.h"
 #include "util/error.h"
 
+#include "fastid.h"
+
 struct options {
     const char *dir;
     long events;
@@ -265,6 +267,8 @@ static bool load(struct sl_store *store, const struct options *o, const char *da
         }
     }
 
+    struct fastid ids;
+    fastid_seed(&ids);
     long left = o->events;
     long next_stream = 0;
     while (left > 0) {
@@ -287,7 +291,7 @@ static bool load(struct sl_store *store, const struct options *o, const char *da
 
         long n = left < o->batch ? left : o->batch;
         for (long j = 0; j < n; j++)
-            sl_uuid_generate(s->events[j].id);
+            fastid_uuid(&ids, s->events[j].id);
         snprintf(s->stream, sizeof s->stream, "load-%ld", next_stream++ % o->streams);
         memset(&s->w, 0, sizeof s->w);
         s->w.kind = SL_WRITE_APPEND;

@@ -18,9 +18,11 @@
  * with unread input makes the kernel send a reset, which can destroy the response (a 413 or 431
  * is typically sent while the client is still sending). */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/http_internal.h"
 #include "util/log.h"
@@ -120,11 +122,18 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-/* Reads unless the peer is gone or pipelined input behind a pending request is at its bound. */
+/* Reads unless the peer is gone, or a client that pipelines has too much waiting on either side:
+ * input behind a request the handler holds, or responses it has not read yet. */
+static bool is_output_backlogged(const struct sl_http_conn *c)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > SL_HTTP_OUTPUT_BOUND;
+}
+
 static void update_reading(struct sl_http_conn *c)
 {
-    bool is_wanted = c->state != SL_CONN_CLOSING && !c->saw_eof &&
-                     !(c->active != NULL && !c->is_done_reading_requests && c->in_len >= SL_HTTP_INPUT_BOUND);
+    bool is_backlogged = c->state == SL_CONN_OPEN && !c->is_done_reading_requests &&
+                         (c->in_len >= SL_HTTP_INPUT_BOUND || is_output_backlogged(c));
+    bool is_wanted = c->state != SL_CONN_CLOSING && !c->saw_eof && !is_backlogged;
     if (is_wanted && !c->is_reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
             c->is_reading = true;
@@ -296,10 +305,11 @@ static void dispatch(struct sl_http_conn *c)
     c->srv->handler(&r->pub, c->srv->handler_arg);
 }
 
-/* Parses what is buffered, as far as the handler lets it. */
-static void resume(struct sl_http_conn *c)
+/* Parses what is buffered, as far as the handler and the client let it, and reads again if it
+ * had stopped. Not from inside conn_parse(). */
+void sl_http_conn_resume(struct sl_http_conn *c)
 {
-    if (c->state != SL_CONN_OPEN)
+    if (c->state != SL_CONN_OPEN || c->is_parsing)
         return;
     if (c->in_len > 0 && c->active == NULL && !c->is_done_reading_requests) {
         size_t n = conn_parse(c, c->in, c->in_len);
@@ -329,8 +339,7 @@ void sl_http_conn_release(struct sl_http_conn *c, struct sl_http_req *r, char *o
     if (c->state == SL_CONN_OPEN) {
         if (is_keep_alive) {
             arm_timer(c, SL_TIMER_WAIT, (uint64_t)c->srv->limits.idle_timeout_ms);
-            if (!c->is_parsing)
-                resume(c);
+            sl_http_conn_resume(c);
         } else {
             sl_http_conn_finish(c);
         }
@@ -401,10 +410,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         sl_http_conn_fail(c, 503, "out-of-memory", "the server has no memory to buffer the request");
         return;
     }
-    if (c->active == NULL)
-        resume(c);
-    else
-        update_reading(c);
+    sl_http_conn_resume(c);
 }
 
 /* ---- http-parser callbacks --------------------------------------------------------------- */
@@ -566,7 +572,8 @@ static size_t conn_parse(struct sl_http_conn *c, const char *data, size_t len)
     size_t max_head = c->srv->limits.max_header_bytes;
     size_t off = 0;
     c->is_parsing = true;
-    while (off < len && c->state == SL_CONN_OPEN && c->active == NULL && !c->is_done_reading_requests) {
+    while (off < len && c->state == SL_CONN_OPEN && c->active == NULL && !c->is_done_reading_requests &&
+           !is_output_backlogged(c)) {
         size_t chunk = len - off;
         bool is_head = !c->has_headers;
         if (is_head && chunk > max_head - c->head_bytes)

@@ -25,6 +25,9 @@
 /* Pipelined input a connection buffers while its current request is with the handler; past it the
  * server stops reading that socket until the handler answers. */
 #define SL_HTTP_INPUT_BOUND ((size_t)64 * 1024)
+/* Responses queued but not yet taken by a client that keeps pipelining requests: past this the
+ * server stops reading that client until it catches up. Not applied to streamed responses. */
+#define SL_HTTP_OUTPUT_BOUND ((size_t)1024 * 1024)
 /* A streamed response whose write queue grew past this gets on_drain once the queue is empty. */
 #define SL_HTTP_DRAIN_MARK ((size_t)256 * 1024)
 /* After the last response on a connection: how long to read and discard what the client still
@@ -155,6 +158,7 @@ void sl_http_conn_accept(struct sl_server *srv);
 void sl_http_conn_close(struct sl_http_conn *c);
 void sl_http_conn_finish(struct sl_http_conn *c);
 void sl_http_conn_fail_later(struct sl_http_conn *c);
+void sl_http_conn_resume(struct sl_http_conn *c);
 bool sl_http_conn_is_busy(const struct sl_http_conn *c);
 bool sl_http_conn_keeps_alive(const struct sl_http_conn *c, const struct sl_http_req *r);
 void sl_http_conn_release(struct sl_http_conn *c, struct sl_http_req *r, char *out, size_t out_len,

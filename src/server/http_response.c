@@ -61,6 +61,8 @@ static void on_write(uv_write_t *uv, int status)
         if (r != NULL && r->is_streaming && !r->pub.is_aborted && r->pub.on_drain != NULL)
             r->pub.on_drain(&r->pub);
     }
+    /* A pipelining client that stopped reading may have held up parsing and reading. */
+    sl_http_conn_resume(c);
 }
 
 /* Queues `data` (malloc'd, taken in every case) on the connection. A write that fails at once

@@ -2,8 +2,9 @@
  *
  * sl_server_run() blocks the calling thread (which becomes the loop thread)
  * until sl_server_stop() or SIGINT/SIGTERM; then it stops accepting, lets
- * in-flight requests finish (up to a grace period), closes every connection
- * and returns. */
+ * in-flight requests finish (up to a grace period of 5 s; a second signal cuts
+ * it short), closes every connection and returns. It ignores SIGPIPE for the
+ * whole process, as servers must. */
 #ifndef SL_SERVER_SERVER_H
 #define SL_SERVER_SERVER_H
 
@@ -26,8 +27,8 @@ struct sl_server_limits {
 };
 
 struct sl_server_options {
-    const char *host; /* e.g. "127.0.0.1" */
-    int port;
+    const char *host; /* an IPv4 or IPv6 literal ("127.0.0.1", "::1", "[::1]") or "localhost" */
+    int port;         /* 0: any free port; see sl_server_port() */
     struct sl_server_limits limits; /* zeros take the defaults */
     sl_http_handler handler;
     void *handler_arg;
@@ -44,8 +45,8 @@ enum sl_code sl_server_run(struct sl_server *srv, struct sl_error *err);
 void sl_server_stop(struct sl_server *srv);
 
 /* Runs fn(arg) on the loop thread soon. Any thread. Calls are run in the order
- * they were posted. Returns false when the server is shutting down (fn will
- * not run). */
+ * they were posted. Posts keep working while in-flight requests drain during
+ * shutdown; once the server has stopped, returns false (fn will not run). */
 bool sl_server_post(struct sl_server *srv, void (*fn)(void *arg), void *arg);
 
 /* The loop, for handlers that need timers or async handles of their own. Loop thread only. */
@@ -66,6 +67,11 @@ struct sl_server_stats {
 };
 void sl_server_get_stats(const struct sl_server *srv, struct sl_server_stats *out);
 
-void sl_server_free(struct sl_server *srv); /* NULL-safe; after run returned */
+/* The port the server listens on (useful with port 0): 0 until sl_server_run()
+ * has started listening. Any thread. */
+int sl_server_port(const struct sl_server *srv);
+
+/* NULL-safe; after run returned. Frees, too, requests a handler never ended. */
+void sl_server_free(struct sl_server *srv);
 
 #endif

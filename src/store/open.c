@@ -2,6 +2,7 @@
  * file shares (transactions, stream rows, metadata, the head). */
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -128,11 +129,7 @@ enum sl_code sl_store_open(const struct sl_store_options *opts, struct sl_store 
         rc = mdb_env_open(store->env, store->data_dir, MDB_NOTLS, 0644);
     if (rc) {
         code = sl_store_mdb_error(err, rc, "cannot open the store");
-        char msg[sizeof(err->message)];
-        if (err) {
-            snprintf(msg, sizeof(msg), "%s in %s", err->message, store->data_dir);
-            snprintf(err->message, sizeof(err->message), "%s", msg);
-        }
+        sl_errorf(err, code, "cannot open the store in %s: %s", store->data_dir, mdb_strerror(rc));
         goto fail;
     }
     /* The map may have been grown by an earlier run: use the file's size. */
@@ -220,10 +217,26 @@ static uint64_t le64_get(const uint8_t *p)
     return v;
 }
 
+/* LMDB keys are at most 511 bytes and names up to 1026: a long name is keyed
+ * by its first bytes and the SHA-256 of the whole, which keeps prefix order
+ * for listing and makes a collision practically impossible. */
+#define STREAM_KEY_MAX 480
+#define STREAM_KEY_PREFIX (STREAM_KEY_MAX - SHA256_DIGEST_LENGTH)
+
+static MDB_val stream_key(const char *name, size_t len, uint8_t buf[STREAM_KEY_MAX])
+{
+    if (len <= STREAM_KEY_MAX)
+        return (MDB_val){len, (void *)name};
+    memcpy(buf, name, STREAM_KEY_PREFIX);
+    SHA256((const unsigned char *)name, len, buf + STREAM_KEY_PREFIX);
+    return (MDB_val){STREAM_KEY_MAX, buf};
+}
+
 int sl_stream_row_get(MDB_txn *txn, const struct sl_store *store, const char *name, size_t len,
                       struct stream_row *row)
 {
-    MDB_val k = {len, (void *)name}, v;
+    uint8_t kbuf[STREAM_KEY_MAX];
+    MDB_val k = stream_key(name, len, kbuf), v;
     int rc = mdb_get(txn, store->streams, &k, &v);
     if (rc)
         return rc;
@@ -245,7 +258,8 @@ int sl_stream_row_put(MDB_txn *txn, const struct sl_store *store, const char *na
     le64_put(buf + 8, (uint64_t)row->last_revision);
     le64_put(buf + 16, (uint64_t)row->deleted_before);
     le64_put(buf + 24, row->flags);
-    MDB_val k = {len, (void *)name}, v = {sizeof(buf), buf};
+    uint8_t kbuf[STREAM_KEY_MAX];
+    MDB_val k = stream_key(name, len, kbuf), v = {sizeof(buf), buf};
     return mdb_put(txn, store->streams, &k, &v, 0);
 }
 

@@ -256,8 +256,11 @@ enum sl_code sl_store_read_stream(struct sl_store *store, const char *stream, si
     sl_read_result_reset(out);
     if (from < 0 && from != SL_REVISION_END)
         return sl_errorf(err, SL_E_INVALID, "a read starts at a revision >= 0");
+    enum sl_code code = sl_store_validate_name(stream, stream_len, err);
+    if (code)
+        return code;
     MDB_txn *txn;
-    enum sl_code code = sl_store_begin_read(store, &txn, err);
+    code = sl_store_begin_read(store, &txn, err);
     if (code)
         return code;
     struct stream_row row;
@@ -286,8 +289,11 @@ enum sl_code sl_store_stream_info(struct sl_store *store, const char *stream, si
 {
     memset(out, 0, sizeof(*out));
     out->last_revision = SL_REVISION_NONE;
+    enum sl_code code = sl_store_validate_name(stream, stream_len, err);
+    if (code)
+        return code;
     MDB_txn *txn;
-    enum sl_code code = sl_store_begin_read(store, &txn, err);
+    code = sl_store_begin_read(store, &txn, err);
     if (code)
         return code;
     struct stream_row row;
@@ -308,8 +314,11 @@ enum sl_code sl_store_get_metadata(struct sl_store *store, const char *stream, s
                                    int64_t *meta_revision, struct sl_error *err)
 {
     *json = NULL;
+    enum sl_code code = sl_store_validate_name(stream, stream_len, err);
+    if (code)
+        return code;
     MDB_txn *txn;
-    enum sl_code code = sl_store_begin_read(store, &txn, err);
+    code = sl_store_begin_read(store, &txn, err);
     if (code)
         return code;
     const char *raw;

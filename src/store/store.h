@@ -109,6 +109,9 @@ enum sl_code sl_store_submit(struct sl_store *store, struct sl_write *w, struct 
 /* Submits and waits for the commit. Returns w->code; w->err holds the error. */
 enum sl_code sl_store_write(struct sl_store *store, struct sl_write *w);
 
+/* Checks a stream name: 1-1024 bytes of UTF-8 without NUL (1026 for `$$` names). */
+enum sl_code sl_store_validate_name(const char *name, size_t len, struct sl_error *err);
+
 /* Checks a write's input without touching the store (names, sizes, counts). */
 enum sl_code sl_store_validate(const struct sl_store *store, const struct sl_write *w, struct sl_error *err);
 

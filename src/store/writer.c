@@ -32,7 +32,7 @@ struct batch {
 
 /* ---- validation (any thread) ---- */
 
-static enum sl_code validate_name(const char *name, size_t len, struct sl_error *err)
+enum sl_code sl_store_validate_name(const char *name, size_t len, struct sl_error *err)
 {
     size_t max = SL_MAX_STREAM_NAME;
     if (len >= 2 && name[0] == '$' && name[1] == '$')
@@ -46,16 +46,16 @@ static enum sl_code validate_name(const char *name, size_t len, struct sl_error 
         return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name contains a NUL byte");
     if (!sl_utf8_is_valid(name, len))
         return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name is not valid UTF-8");
-    if (len == 4 && memcmp(name, "$all", 4) == 0)
-        return sl_field_errorf(err, SL_E_INVALID, "stream", "$all is the log itself and cannot be written to");
     return SL_OK;
 }
 
 enum sl_code sl_store_validate(const struct sl_store *store, const struct sl_write *w, struct sl_error *err)
 {
-    enum sl_code code = validate_name(w->stream, w->stream_len, err);
+    enum sl_code code = sl_store_validate_name(w->stream, w->stream_len, err);
     if (code)
         return code;
+    if (w->stream_len == 4 && memcmp(w->stream, "$all", 4) == 0)
+        return sl_field_errorf(err, SL_E_INVALID, "stream", "$all is the log itself and cannot be written to");
     if (w->expected.kind == SL_EXPECT_REVISION && w->expected.revision < 0)
         return sl_field_errorf(err, SL_E_INVALID, "expectedRevision", "an expected revision must be >= 0");
     if (w->kind != SL_WRITE_APPEND)
@@ -273,6 +273,57 @@ static bool load_stream(struct batch *b, const struct sl_store *store, const cha
     return true;
 }
 
+/* An event id stands at most once in a stream, so that idempotency checks
+ * stay unambiguous: a new event that reuses an id already in the stream is
+ * refused rather than written twice. */
+static bool has_known_id(struct batch *b, const struct sl_store *store, const struct stream_row *row,
+                         struct sl_write *w)
+{
+    for (size_t i = 0; i < w->n_events; i++) {
+        int64_t at = find_event_id(b, store, row->id, w->events[i].id);
+        if (at >= 0) {
+            char id[37];
+            sl_uuid_format(w->events[i].id, id);
+            w->code = sl_field_errorf(&w->err, SL_E_EXISTS, "eventId",
+                                      "event %zu: id %s is already in the stream at revision %lld", i, id,
+                                      (long long)at);
+            return true;
+        }
+    }
+    return false;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+static bool has_repeated_id(struct sl_write *w)
+{
+    if (w->n_events < 2)
+        return false;
+    uint8_t(*ids)[16] = malloc(w->n_events * 16);
+    if (ids == NULL)
+        return false; /* the index write below still keeps one entry per id */
+    for (size_t i = 0; i < w->n_events; i++)
+        memcpy(ids[i], w->events[i].id, 16);
+    qsort(ids, w->n_events, 16, compare_ids);
+    bool repeated = false;
+    for (size_t i = 1; i < w->n_events && !repeated; i++)
+        repeated = memcmp(ids[i - 1], ids[i], 16) == 0;
+    if (repeated) {
+        char id[37];
+        for (size_t i = 1; i < w->n_events; i++)
+            if (memcmp(ids[i - 1], ids[i], 16) == 0) {
+                sl_uuid_format(ids[i], id);
+                break;
+            }
+        w->code = sl_field_errorf(&w->err, SL_E_INVALID, "eventId", "event id %s appears more than once in the append", id);
+    }
+    free(ids);
+    return repeated;
+}
+
 static void apply_append(struct batch *b, const struct sl_store *store, struct sl_write *w)
 {
     struct stream_state st;
@@ -332,6 +383,10 @@ static void apply_append(struct batch *b, const struct sl_store *store, struct s
     }
     }
     if (!may_write || b->mdb_failure)
+        return;
+    if (st.exists && has_known_id(b, store, &st.row, w))
+        return;
+    if (has_repeated_id(w))
         return;
     if (!append_events(b, store, w->stream, w->stream_len, &st.row, st.exists, w->events, w->n_events))
         return;

@@ -432,8 +432,11 @@ enum sl_code sl_config_load(int argc, char **argv, struct sl_config *out, struct
         goto out;
     read_env(ls);
 
-    size_t config_idx;
-    find_opt("config", strlen("config"), &config_idx);
+    size_t config_idx = 0;
+    if (find_opt("config", strlen("config"), &config_idx) == NULL) {
+        rc = sl_errorf(err, SL_E_INTERNAL, "the option table has no 'config' row");
+        goto out;
+    }
     const struct raw_value *cf = ls->flag[config_idx].text ? &ls->flag[config_idx] : &ls->env[config_idx];
     if (cf->text != NULL) {
         if (cf->text[0] == '\0') {

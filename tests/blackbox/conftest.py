@@ -333,5 +333,5 @@ def pytest_runtest_makereport(item, call):
     marks = getattr(item, "_sluice_log_marks", {})
     for s in ALL_SERVERS:
         start = marks.get(id(s), 0)
-        if s.log_size() > start or s.is_running():
-            rep.sections.append((f"sluice output (port {s.port}, {s.log_path})", s.log_tail(150, start) or "(nothing)"))
+        if s.log_size() > start:
+            rep.sections.append((f"sluice output (port {s.port}, {s.log_path})", s.log_tail(150, start)))

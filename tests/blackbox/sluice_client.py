@@ -66,7 +66,8 @@ def unb64(text):
 def describe(resp):
     """A response, for assertion messages."""
     body = resp.content[:600]
-    return f"{resp.request.method} {resp.request.url} -> {resp.status_code} {body!r}"
+    url = resp.request.url if len(resp.request.url) <= 160 else resp.request.url[:150] + "..."
+    return f"{resp.request.method} {url} -> {resp.status_code} {body!r}"
 
 
 def assert_error(resp, status, error=None, field=None, field_prefix=None):
@@ -307,6 +308,10 @@ class RawConnection:
         """Reads one whole response (Content-Length, chunked or until close)."""
         deadline = time.monotonic() + (timeout or self.timeout)
         status, reason, headers = self.read_head(deadline - time.monotonic())
+        body = self.read_body(status, headers, deadline, method)
+        return RawResponse(status, reason, headers, body)
+
+    def read_body(self, status, headers, deadline, method="GET"):
         if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
             body = b""
         elif headers.get("transfer-encoding", "").lower() == "chunked":
@@ -327,7 +332,7 @@ class RawConnection:
             except ConnectionClosed:
                 pass
             body, self.buf = self.buf, b""
-        return RawResponse(status, reason, headers, body)
+        return body
 
     def wait_closed(self, timeout):
         """True when the server closes the connection within `timeout` (bytes it sends first are kept)."""
@@ -346,7 +351,8 @@ def raw_request(method, path, headers=None, body=b"", host="127.0.0.1"):
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     for k, v in (headers or {}).items():
         lines.append(f"{k}: {v}")
-    if body or method in ("POST", "PUT"):
+    has_length = any(k.lower() in ("content-length", "transfer-encoding") for k in (headers or {}))
+    if not has_length and (body or method in ("POST", "PUT")):
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -389,10 +395,9 @@ class SseClient:
         self._text = b""  # decoded body not yet parsed into events
         self._fields = {}
         self.comments = 0
+        self._ended = False
         if self.status != 200:
-            if "content-length" in self.headers:
-                deadline = time.monotonic() + timeout
-                self.error_body = self.conn.read_exactly(int(self.headers["content-length"]), deadline)
+            self.error_body = self.conn.read_body(self.status, self.headers, time.monotonic() + timeout)
 
     def close(self):
         self.conn.close()

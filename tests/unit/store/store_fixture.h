@@ -174,10 +174,15 @@ static inline struct sl_expected rev_exact(int64_t revision)
 static inline const char *expected_name(struct sl_expected e, char buf[32])
 {
     switch (e.kind) {
-    case SL_EXPECT_ANY: return "any";
-    case SL_EXPECT_NO_STREAM: return "no_stream";
-    case SL_EXPECT_EXISTS: return "stream_exists";
-    case SL_EXPECT_REVISION: snprintf(buf, 32, "%lld", (long long)e.revision); return buf;
+    case SL_EXPECT_ANY:
+        return "any";
+    case SL_EXPECT_NO_STREAM:
+        return "no_stream";
+    case SL_EXPECT_EXISTS:
+        return "stream_exists";
+    case SL_EXPECT_REVISION:
+        snprintf(buf, 32, "%lld", (long long)e.revision);
+        return buf;
     }
     return "?";
 }
@@ -247,8 +252,9 @@ static inline void write_release(struct sl_write *w)
 }
 
 /* Appends `n` generated events synchronously; `w` holds the outcome. */
-static inline enum sl_code append_generated(struct sl_store *store, const char *stream, struct sl_expected expected,
-                                            uint32_t seed, uint32_t first, size_t n, struct sl_write *w)
+static inline enum sl_code append_generated(struct sl_store *store, const char *stream,
+                                            struct sl_expected expected, uint32_t seed, uint32_t first,
+                                            size_t n, struct sl_write *w)
 {
     write_init_append(w, stream, expected, seed, first, n);
     enum sl_code code = sl_store_write(store, w);
@@ -260,21 +266,23 @@ static inline enum sl_code append_generated(struct sl_store *store, const char *
 
 /* Appends `n` fresh events with `any` and fails the test unless it works.
  * Returns the write (last_revision, position). */
-static inline struct sl_write append_ok_at(struct sl_store *store, const char *stream, size_t n, const char *file,
-                                           int line)
+static inline struct sl_write append_ok_at(struct sl_store *store, const char *stream, size_t n,
+                                           const char *file, int line)
 {
     struct sl_write w;
     enum sl_code code = append_generated(store, stream, rev_any(), fresh_seed(), 0, n, &w);
     if (code != SL_OK) {
-        print_error("appending %zu events to %s returned %s: %s\n", n, stream, sl_code_name(code), w.err.message);
+        print_error("appending %zu events to %s returned %s: %s\n", n, stream, sl_code_name(code),
+                    w.err.message);
         _fail(file, line);
     }
     return w;
 }
 
 /* Appends one JSON event of type `type` with `data` synchronously. */
-static inline enum sl_code append_json(struct sl_store *store, const char *stream, struct sl_expected expected,
-                                       const char *type, const char *data, struct sl_write *w)
+static inline enum sl_code append_json(struct sl_store *store, const char *stream,
+                                       struct sl_expected expected, const char *type, const char *data,
+                                       struct sl_write *w)
 {
     struct sl_new_event ev;
     memset(&ev, 0, sizeof(ev));
@@ -296,8 +304,8 @@ static inline enum sl_code append_json(struct sl_store *store, const char *strea
     return code;
 }
 
-static inline enum sl_code delete_stream(struct sl_store *store, const char *stream, struct sl_expected expected,
-                                         bool tombstone, struct sl_write *w)
+static inline enum sl_code delete_stream(struct sl_store *store, const char *stream,
+                                         struct sl_expected expected, bool tombstone, struct sl_write *w)
 {
     memset(w, 0, sizeof(*w));
     w->kind = tombstone ? SL_WRITE_TOMBSTONE : SL_WRITE_DELETE;
@@ -381,13 +389,14 @@ static inline void sleep_ms(int ms)
 
 #define assert_code(got, want, err) check_code((got), (want), (err), #got, __FILE__, __LINE__)
 
-static inline void check_code(enum sl_code got, enum sl_code want, const struct sl_error *err, const char *expr,
-                              const char *file, int line)
+static inline void check_code(enum sl_code got, enum sl_code want, const struct sl_error *err,
+                              const char *expr, const char *file, int line)
 {
     if (got == want)
         return;
-    print_error("%s returned %s%s%s%s, expected %s\n", expr, sl_code_name(got), got != SL_OK && err ? " (" : "",
-                got != SL_OK && err ? err->message : "", got != SL_OK && err ? ")" : "", sl_code_name(want));
+    print_error("%s returned %s%s%s%s, expected %s\n", expr, sl_code_name(got),
+                got != SL_OK && err ? " (" : "", got != SL_OK && err ? err->message : "",
+                got != SL_OK && err ? ")" : "", sl_code_name(want));
     _fail(file, line);
 }
 
@@ -419,15 +428,15 @@ static inline void check_revisions(const struct sl_read_result *r, const int64_t
 }
 
 /* assert_revisions(&result, 3, 4): the read returned exactly revisions 3, 4. */
-#define assert_revisions(r, ...)                                                                                 \
-    do {                                                                                                         \
-        const int64_t want_revisions_[] = {__VA_ARGS__};                                                         \
-        check_revisions((r), want_revisions_, ARRAY_LEN(want_revisions_), __FILE__, __LINE__);                  \
+#define assert_revisions(r, ...)                                                                             \
+    do {                                                                                                     \
+        const int64_t want_revisions_[] = {__VA_ARGS__};                                                     \
+        check_revisions((r), want_revisions_, ARRAY_LEN(want_revisions_), __FILE__, __LINE__);               \
     } while (0)
 
 /* ---- reads ---- */
 
-#define read_stream_ok(store, stream, from, backwards, count, out)                                               \
+#define read_stream_ok(store, stream, from, backwards, count, out)                                           \
     read_stream_ok_at((store), (stream), (from), (backwards), (count), (out), __FILE__, __LINE__)
 
 static inline void read_stream_ok_at(struct sl_store *store, const char *stream, int64_t from, bool backwards,
@@ -450,8 +459,8 @@ static inline enum sl_code read_stream_code(struct sl_store *store, const char *
     struct sl_read_result r;
     struct sl_error err;
     memset(&r, 0, sizeof(r));
-    enum sl_code code = sl_store_read_stream(store, STR_ARGS(stream), backwards ? SL_REVISION_END : 0, backwards,
-                                             1000, &r, &err);
+    enum sl_code code = sl_store_read_stream(store, STR_ARGS(stream), backwards ? SL_REVISION_END : 0,
+                                             backwards, 1000, &r, &err);
     sl_read_result_free(&r);
     return code;
 }

@@ -12,10 +12,14 @@ enum stream_state { STATE_MISSING, STATE_AT_2, STATE_SOFT_DELETED_AT_2, STATE_TO
 static const char *state_name(enum stream_state s)
 {
     switch (s) {
-    case STATE_MISSING: return "missing stream";
-    case STATE_AT_2: return "stream at revision 2";
-    case STATE_SOFT_DELETED_AT_2: return "soft-deleted stream (was at revision 2)";
-    case STATE_TOMBSTONED: return "tombstoned stream";
+    case STATE_MISSING:
+        return "missing stream";
+    case STATE_AT_2:
+        return "stream at revision 2";
+    case STATE_SOFT_DELETED_AT_2:
+        return "soft-deleted stream (was at revision 2)";
+    case STATE_TOMBSTONED:
+        return "tombstoned stream";
     }
     return "?";
 }
@@ -70,9 +74,9 @@ static struct stream_view view_stream(struct sl_store *store, const char *name)
 static bool views_equal(const struct stream_view *a, const struct stream_view *b)
 {
     return a->code == b->code && a->count == b->count &&
-           memcmp(a->revisions, b->revisions, sizeof(a->revisions)) == 0 && a->info.exists == b->info.exists &&
-           a->info.is_deleted == b->info.is_deleted && a->info.is_tombstoned == b->info.is_tombstoned &&
-           a->info.last_revision == b->info.last_revision;
+           memcmp(a->revisions, b->revisions, sizeof(a->revisions)) == 0 &&
+           a->info.exists == b->info.exists && a->info.is_deleted == b->info.is_deleted &&
+           a->info.is_tombstoned == b->info.is_tombstoned && a->info.last_revision == b->info.last_revision;
 }
 
 /* Runs one case on a fresh stream; prints what went wrong and returns false
@@ -110,7 +114,8 @@ static bool run_revision_case(struct sl_store *store, enum stream_state state, c
             }
         }
         if (w.err.message[0] == '\0') {
-            print_error("%s, expected %s: %s without a message\n", state_name(state), exp, sl_code_name(code));
+            print_error("%s, expected %s: %s without a message\n", state_name(state), exp,
+                        sl_code_name(code));
             ok = false;
         }
         struct stream_view after = view_stream(store, name);
@@ -124,13 +129,13 @@ static bool run_revision_case(struct sl_store *store, enum stream_state state, c
     }
 
     if (w.last_revision != c->last_revision || w.was_idempotent) {
-        print_error("%s, expected %s: last_revision %lld (idempotent %d), wanted %lld\n", state_name(state), exp,
-                    (long long)w.last_revision, w.was_idempotent, (long long)c->last_revision);
+        print_error("%s, expected %s: last_revision %lld (idempotent %d), wanted %lld\n", state_name(state),
+                    exp, (long long)w.last_revision, w.was_idempotent, (long long)c->last_revision);
         ok = false;
     }
     if (w.position != sl_store_head(store) || w.position <= head_before) {
-        print_error("%s, expected %s: position %llu, head before %llu, head now %llu\n", state_name(state), exp,
-                    (unsigned long long)w.position, (unsigned long long)head_before,
+        print_error("%s, expected %s: position %llu, head before %llu, head now %llu\n", state_name(state),
+                    exp, (unsigned long long)w.position, (unsigned long long)head_before,
                     (unsigned long long)sl_store_head(store));
         ok = false;
     }
@@ -141,20 +146,21 @@ static bool run_revision_case(struct sl_store *store, enum stream_state state, c
     /* On a soft-deleted stream the old events stay hidden: only the new one is visible. */
     size_t want_count = state == STATE_AT_2 ? (size_t)c->last_revision + 1 : 1;
     const struct sl_event *last = code == SL_OK && r.count > 0 ? &r.events[r.count - 1] : NULL;
-    if (code != SL_OK || r.count != want_count || last->revision != c->last_revision || !id_is(last->id, seed, 0) ||
-        last->position != w.position) {
+    if (code != SL_OK || r.count != want_count || last->revision != c->last_revision ||
+        !id_is(last->id, seed, 0) || last->position != w.position) {
         print_error("%s, expected %s: reading back returned %s with %zu events (first revision %lld), "
                     "wanted %zu ending with the new one at revision %lld\n",
                     state_name(state), exp, sl_code_name(code), r.count,
-                    (long long)(r.count ? r.events[0].revision : -99), want_count, (long long)c->last_revision);
+                    (long long)(r.count ? r.events[0].revision : -99), want_count,
+                    (long long)c->last_revision);
         ok = false;
     }
     sl_read_result_free(&r);
     return ok;
 }
 
-static void run_revision_cases(struct sl_store *store, enum stream_state state, const struct revision_case *cases,
-                               size_t n)
+static void run_revision_cases(struct sl_store *store, enum stream_state state,
+                               const struct revision_case *cases, size_t n)
 {
     int failures = 0;
     for (size_t i = 0; i < n; i++)
@@ -211,10 +217,8 @@ static void test_expected_revision_against_tombstoned_stream(void **state)
 {
     struct fixture *f = *state;
     const struct revision_case cases[] = {
-        {rev_any(), SL_E_DELETED, 0, 0},
-        {rev_no_stream(), SL_E_DELETED, 0, 0},
-        {rev_exists(), SL_E_DELETED, 0, 0},
-        {rev_exact(2), SL_E_DELETED, 0, 0},
+        {rev_any(), SL_E_DELETED, 0, 0},    {rev_no_stream(), SL_E_DELETED, 0, 0},
+        {rev_exists(), SL_E_DELETED, 0, 0}, {rev_exact(2), SL_E_DELETED, 0, 0},
         {rev_exact(0), SL_E_DELETED, 0, 0},
     };
     run_revision_cases(f->store, STATE_TOMBSTONED, cases, ARRAY_LEN(cases));
@@ -501,8 +505,8 @@ static bool check_input(struct sl_store *store, const struct input_case *c, stru
     build_write(c, &w, ev);
     code = sl_store_write(store, &w);
     if (code != c->code || w.code != c->code || w.err.message[0] == '\0') {
-        print_error("%s: sl_store_write returned %s (w.code %s, \"%s\"), wanted %s\n", c->what, sl_code_name(code),
-                    sl_code_name(w.code), w.err.message, sl_code_name(c->code));
+        print_error("%s: sl_store_write returned %s (w.code %s, \"%s\"), wanted %s\n", c->what,
+                    sl_code_name(code), sl_code_name(w.code), w.err.message, sl_code_name(c->code));
         ok = false;
     }
     return ok;
@@ -537,7 +541,8 @@ static void test_invalid_appends_are_refused_with_a_message(void **state)
         {"empty event type", STR_ARGS("s"), "", 0, 1, 2, 0, SL_E_INVALID},
         {"empty type in two events", STR_ARGS("s"), "", 0, 2, 2, 0, SL_E_INVALID},
         {"empty stream name", "", 0, STR_ARGS("t"), 1, 2, 0, SL_E_INVALID},
-        {"stream name of 1025 bytes", long_name, SL_MAX_STREAM_NAME + 1, STR_ARGS("t"), 1, 2, 0, SL_E_INVALID},
+        {"stream name of 1025 bytes", long_name, SL_MAX_STREAM_NAME + 1, STR_ARGS("t"), 1, 2, 0,
+         SL_E_INVALID},
         {"stream name with a NUL", "ab\0cd", 5, STR_ARGS("t"), 1, 2, 0, SL_E_INVALID},
         {"stream name with a stray byte 0xff", "bad\xff", 4, STR_ARGS("t"), 1, 2, 0, SL_E_INVALID},
         {"stream name with an overlong encoding", "a\xc0\xaf", 3, STR_ARGS("t"), 1, 2, 0, SL_E_INVALID},
@@ -560,11 +565,9 @@ static void test_invalid_appends_are_refused_with_a_message(void **state)
 static void test_appends_at_the_limits_are_accepted(void **state)
 {
     struct fixture *f = *state;
-    memset(long_name, 'n', sizeof(long_name) - 1);
     const struct input_case cases[] = {
-        {"stream name of 1024 bytes", long_name, SL_MAX_STREAM_NAME, STR_ARGS("t"), 1, 2, 0, SL_OK},
-        {"multi-byte UTF-8 stream name", STR_ARGS("caf\xc3\xa9-\xe3\x82\xb9\xf0\x9f\x8c\x8a"), STR_ARGS("t"), 1, 2,
-         0, SL_OK},
+        {"multi-byte UTF-8 stream name", STR_ARGS("caf\xc3\xa9-\xe3\x82\xb9\xf0\x9f\x8c\x8a"), STR_ARGS("t"),
+         1, 2, 0, SL_OK},
         {"five events at a limit of five", STR_ARGS("s"), STR_ARGS("t"), 5, 2, 0, SL_OK},
         {"data of 1000 bytes at a limit of 1000", STR_ARGS("s"), STR_ARGS("t"), 1, 1000, 0, SL_OK},
         {"data and metadata of 1000 bytes", STR_ARGS("s"), STR_ARGS("t"), 1, 600, 400, SL_OK},
@@ -579,16 +582,40 @@ static void test_appends_at_the_limits_are_accepted(void **state)
             fail_msg("%s: sl_store_write returned %s: %s", cases[i].what, sl_code_name(code), w.err.message);
     }
     struct sl_read_result r;
-    read_stream_ok(f->store, long_name, 0, false, 10, &r);
-    assert_int_equal(r.count, 1);
-    assert_int_equal(r.events[0].stream_len, SL_MAX_STREAM_NAME);
-    assert_memory_equal(r.events[0].stream, long_name, SL_MAX_STREAM_NAME);
-    sl_read_result_free(&r);
     read_stream_ok(f->store, "s", 0, false, 10, &r);
     assert_revisions(&r, 0, 1, 2, 3, 4, 5, 6);
     assert_int_equal(r.events[5].data_len, 1000);
     assert_int_equal(r.events[6].data_len + r.events[6].metadata_len, 1000);
     sl_read_result_free(&r);
+}
+
+static void test_stream_name_of_1024_bytes_is_accepted_and_read_back(void **state)
+{
+    struct fixture *f = *state;
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    const struct input_case c = {
+        "stream name of 1024 bytes", long_name, SL_MAX_STREAM_NAME, STR_ARGS("t"), 1, 2, 0, SL_OK};
+    struct sl_new_event ev[1];
+    struct sl_write w;
+    struct sl_error err;
+    build_write(&c, &w, ev);
+    assert_code(sl_store_validate(f->store, &w, &err), SL_OK, &err);
+    assert_code(sl_store_write(f->store, &w), SL_OK, &w.err);
+
+    struct sl_read_result r;
+    memset(&r, 0, sizeof(r));
+    assert_code(sl_store_read_stream(f->store, long_name, SL_MAX_STREAM_NAME, 0, false, 10, &r, &err), SL_OK,
+                &err);
+    assert_int_equal(r.count, 1);
+    assert_int_equal(r.events[0].stream_len, SL_MAX_STREAM_NAME);
+    assert_memory_equal(r.events[0].stream, long_name, SL_MAX_STREAM_NAME);
+    sl_read_result_free(&r);
+
+    /* A different name with the same first 1023 bytes is a different stream. */
+    long_name[SL_MAX_STREAM_NAME - 1] = 'm';
+    build_write(&c, &w, ev);
+    assert_code(sl_store_write(f->store, &w), SL_OK, &w.err);
+    assert_int_equal(w.last_revision, 0);
 }
 
 static void test_default_limits_are_ten_thousand_events_and_eight_mebibytes(void **state)
@@ -669,6 +696,7 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_appends_at_the_limits_are_accepted, setup_small_limits,
                                         fixture_teardown),
+        STORE_TEST(test_stream_name_of_1024_bytes_is_accepted_and_read_back),
         STORE_TEST(test_default_limits_are_ten_thousand_events_and_eight_mebibytes),
         STORE_TEST(test_invalid_delete_is_refused),
     };

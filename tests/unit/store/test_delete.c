@@ -28,6 +28,7 @@ static void test_soft_delete_hides_the_stream(void **state)
     assert_true(info.exists);
     assert_true(info.is_deleted);
     assert_false(info.is_tombstoned);
+    assert_int_equal(info.last_revision, 2);
     /* Other streams are untouched. */
     assert_code(read_stream_code(f->store, "other", false), SL_OK, NULL);
     assert_false(stream_info_of(f->store, "other").is_deleted);
@@ -220,7 +221,8 @@ static void test_tombstone_of_a_soft_deleted_stream_is_permanent(void **state)
     if (code == SL_OK)
         assert_tombstoned(f->store, "cart");
     else
-        print_message("tombstoning a soft-deleted stream returned %s: %s\n", sl_code_name(code), w.err.message);
+        print_message("tombstoning a soft-deleted stream returned %s: %s\n", sl_code_name(code),
+                      w.err.message);
 }
 
 static void test_soft_deleting_one_stream_leaves_similar_names_alone(void **state)
@@ -240,6 +242,70 @@ static void test_soft_deleting_one_stream_leaves_similar_names_alone(void **stat
     assert_code(read_stream_code(f->store, "car", false), SL_E_DELETED, NULL);
 }
 
+/* Soft delete hides a stream until the next append to the stream itself;
+ * writing its metadata is not such an append. */
+static void test_metadata_written_after_soft_delete_does_not_bring_back_old_events(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    append_ok(f->store, "cart", 3);
+    soft_delete_ok(f->store, "cart");
+    assert_code(
+        append_json(f->store, "$$cart", rev_any(), "$metadata", "{\"$maxCount\":10,\"owner\":\"x\"}", &w),
+        SL_OK, &w.err);
+    assert_code(read_stream_code(f->store, "cart", false), SL_E_NOT_FOUND, NULL);
+    assert_true(stream_info_of(f->store, "cart").is_deleted);
+
+    w = append_ok(f->store, "cart", 1);
+    assert_int_equal(w.last_revision, 3);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "cart", 0, false, 100, &r);
+    assert_revisions(&r, 3);
+    sl_read_result_free(&r);
+}
+
+/* Queued together, writes are checked in order against the state the
+ * earlier ones leave, even inside one commit. */
+static void test_delete_and_appends_queued_together_apply_in_order(void **state)
+{
+    struct fixture *f = *state;
+    struct done_counter counter;
+    done_counter_init(&counter);
+    struct sl_write w[5];
+    struct sl_error err;
+    write_init_append(&w[0], "burst", rev_no_stream(), 600, 0, 3);
+    memset(&w[1], 0, sizeof(w[1]));
+    w[1].kind = SL_WRITE_DELETE;
+    w[1].stream = "burst";
+    w[1].stream_len = 5;
+    w[1].expected = rev_exact(2);
+    write_init_append(&w[2], "burst", rev_no_stream(), 601, 0, 1);
+    memset(&w[3], 0, sizeof(w[3]));
+    w[3].kind = SL_WRITE_TOMBSTONE;
+    w[3].stream = "burst";
+    w[3].stream_len = 5;
+    w[3].expected = rev_exact(3);
+    write_init_append(&w[4], "burst", rev_any(), 602, 0, 1);
+    for (int i = 0; i < 5; i++) {
+        w[i].done = count_done;
+        w[i].user = &counter;
+        assert_code(sl_store_submit(f->store, &w[i], &err), SL_OK, &err);
+    }
+    assert_true(done_counter_wait(&counter, 5, 10000));
+    assert_code(w[0].code, SL_OK, &w[0].err);
+    assert_int_equal(w[0].last_revision, 2);
+    assert_code(w[1].code, SL_OK, &w[1].err);
+    assert_code(w[2].code, SL_OK, &w[2].err);
+    assert_int_equal(w[2].last_revision, 3);
+    assert_code(w[3].code, SL_OK, &w[3].err);
+    assert_code(w[4].code, SL_E_DELETED, &w[4].err);
+    for (int i = 0; i < 5; i++)
+        if (w[i].kind == SL_WRITE_APPEND)
+            write_release(&w[i]);
+    assert_tombstoned(f->store, "burst");
+    done_counter_destroy(&counter);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +321,8 @@ int main(void)
         STORE_TEST(test_deleting_a_tombstoned_stream_answers_deleted),
         STORE_TEST(test_tombstone_of_a_soft_deleted_stream_is_permanent),
         STORE_TEST(test_soft_deleting_one_stream_leaves_similar_names_alone),
+        STORE_TEST(test_metadata_written_after_soft_delete_does_not_bring_back_old_events),
+        STORE_TEST(test_delete_and_appends_queued_together_apply_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

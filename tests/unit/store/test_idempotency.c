@@ -9,12 +9,17 @@ static void assert_ids_unique_in_stream(struct sl_store *store, const char *stre
 {
     struct sl_read_result r;
     read_stream_ok(store, stream, 0, false, 10000, &r);
-    for (size_t i = 0; i < r.count; i++)
-        for (size_t j = i + 1; j < r.count; j++)
-            if (memcmp(r.events[i].id, r.events[j].id, 16) == 0)
-                fail_msg("stream %s holds the same event id at revisions %lld and %lld", stream,
-                         (long long)r.events[i].revision, (long long)r.events[j].revision);
+    int64_t first = -1, second = -1;
+    for (size_t i = 0; i < r.count && first < 0; i++)
+        for (size_t j = i + 1; j < r.count && first < 0; j++)
+            if (memcmp(r.events[i].id, r.events[j].id, 16) == 0) {
+                first = r.events[i].revision;
+                second = r.events[j].revision;
+            }
     sl_read_result_free(&r);
+    if (first >= 0)
+        fail_msg("stream %s holds the same event id at revisions %lld and %lld", stream, (long long)first,
+                 (long long)second);
 }
 
 static void assert_idempotent(const struct sl_write *w, enum sl_code code, const struct sl_write *original,
@@ -138,16 +143,17 @@ static void test_same_event_id_in_another_stream_is_written(void **state)
 /* Appends a1, a2 (revisions 0, 1), then `overlap` events starting with id
  * index `from_index`, at `expected`. Whatever the store answers, the stream
  * must not hold an id twice, and a refusal must write nothing. */
-static enum sl_code append_overlapping(struct sl_store *store, const char *stream, struct sl_expected expected,
-                                       uint32_t from_index, size_t n, struct sl_write *w)
+static enum sl_code append_overlapping(struct sl_store *store, const char *stream,
+                                       struct sl_expected expected, uint32_t from_index, size_t n,
+                                       struct sl_write *w)
 {
     struct sl_write setup;
     assert_code(append_generated(store, stream, rev_no_stream(), 31, 0, 2, &setup), SL_OK, &setup.err);
     uint64_t head = sl_store_head(store);
     enum sl_code code = append_generated(store, stream, expected, 31, from_index, n, w);
     char buf[32];
-    print_message("partial overlap on %s (ids %u..%zu at %s): %s%s%s, last_revision %lld, idempotent %d\n", stream,
-                  from_index, from_index + n - 1, expected_name(expected, buf), sl_code_name(code),
+    print_message("partial overlap on %s (ids %u..%zu at %s): %s%s%s, last_revision %lld, idempotent %d\n",
+                  stream, from_index, from_index + n - 1, expected_name(expected, buf), sl_code_name(code),
                   code != SL_OK ? ": " : "", code != SL_OK ? w->err.message : "", (long long)w->last_revision,
                   w->was_idempotent);
     if (code != SL_OK && sl_store_head(store) != head)
@@ -190,7 +196,8 @@ static void test_partial_overlap_with_any_is_reported(void **state)
     struct fixture *f = *state;
     struct sl_write w;
     struct sl_write setup;
-    assert_code(append_generated(f->store, "overlap-any", rev_no_stream(), 31, 0, 2, &setup), SL_OK, &setup.err);
+    assert_code(append_generated(f->store, "overlap-any", rev_no_stream(), 31, 0, 2, &setup), SL_OK,
+                &setup.err);
     enum sl_code code = append_generated(f->store, "overlap-any", rev_any(), 31, 1, 2, &w);
     struct sl_read_result r;
     read_stream_ok(f->store, "overlap-any", 0, false, 100, &r);

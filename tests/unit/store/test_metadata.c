@@ -49,7 +49,8 @@ static void test_metadata_is_the_last_event_of_the_metadata_stream(void **state)
     int64_t revision;
     append_ok(f->store, "orders", 1);
     set_metadata(f->store, "orders", "{\"owner\":\"ops\"}");
-    set_metadata(f->store, "orders", "{\"$maxCount\": 50, \"team\": \"billing\", \"nested\": {\"a\": [1, 2]}}");
+    set_metadata(f->store, "orders",
+                 "{\"$maxCount\": 50, \"team\": \"billing\", \"nested\": {\"a\": [1, 2]}}");
 
     char *json = get_metadata(f->store, "orders", &revision);
     assert_string_equal(json, "{\"$maxCount\": 50, \"team\": \"billing\", \"nested\": {\"a\": [1, 2]}}");
@@ -250,6 +251,120 @@ static void test_max_age_hides_events_older_than_its_seconds(void **state)
     sl_read_result_free(&r);
 }
 
+static void test_max_count_pages_through_the_visible_events(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "orders", 10);
+    set_metadata(f->store, "orders", "{\"$maxCount\":5}");
+    struct sl_read_result r;
+    read_stream_ok(f->store, "orders", 0, false, 2, &r);
+    assert_revisions(&r, 5, 6);
+    assert_true(r.has_next);
+    assert_int_equal(r.next, 7);
+    sl_read_result_free(&r);
+    read_stream_ok(f->store, "orders", 6, true, 10, &r);
+    assert_revisions(&r, 6, 5);
+    assert_false(r.has_next);
+    sl_read_result_free(&r);
+}
+
+/* The metadata is the data of the last event of `$$name`, whatever its type. */
+static void test_metadata_is_read_from_the_last_event_whatever_its_type(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    int64_t revision;
+    append_ok(f->store, "orders", 4);
+    assert_code(append_json(f->store, "$$orders", rev_no_stream(), "settings", "{\"$maxCount\":1}", &w),
+                SL_OK, &w.err);
+    char *json = get_metadata(f->store, "orders", &revision);
+    assert_string_equal(json, "{\"$maxCount\":1}");
+    assert_int_equal(revision, 0);
+    free(json);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "orders", 0, false, 100, &r);
+    assert_revisions(&r, 3);
+    sl_read_result_free(&r);
+}
+
+/* Writes each metadata value in turn; after each, reads of `stream` (4
+ * events) must still work and return at most those 4 events. */
+static void check_reads_with_metadata(struct sl_store *store, const char *stream, const char *const *values,
+                                      size_t n)
+{
+    char meta_stream[64];
+    snprintf(meta_stream, sizeof(meta_stream), "$$%s", stream);
+    append_ok(store, stream, 4);
+    for (size_t i = 0; i < n; i++) {
+        struct sl_write w;
+        enum sl_code code = append_json(store, meta_stream, rev_any(), "$metadata", values[i], &w);
+        if (code != SL_OK) {
+            print_message("metadata %s refused: %s\n", values[i], sl_code_name(code));
+            continue;
+        }
+        for (int backwards = 0; backwards <= 1; backwards++) {
+            struct sl_read_result r;
+            struct sl_error err;
+            memset(&r, 0, sizeof(r));
+            code = sl_store_read_stream(store, STR_ARGS(stream), backwards ? SL_REVISION_END : 0, backwards,
+                                        100, &r, &err);
+            size_t count = r.count;
+            sl_read_result_free(&r);
+            if (code != SL_OK || count > 4)
+                fail_msg("with metadata %s, reading returned %s and %zu events", values[i],
+                         sl_code_name(code), count);
+        }
+        int64_t revision;
+        free(get_metadata(store, stream, &revision));
+    }
+}
+
+/* Metadata is written by clients; odd values must not break reads. */
+static void test_odd_metadata_values_do_not_break_reads(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const odd[] = {
+        "not json",
+        "[1,2,3]",
+        "\"a string\"",
+        "{\"$maxCount\":0}",
+        "{\"$maxCount\":-1}",
+        "{\"$maxCount\":\"3\"}",
+        "{\"$maxCount\":1e300}",
+        "{\"$maxCount\":2.5}",
+        "{\"$tb\":-3}",
+        "{\"$tb\":null}",
+        "{\"$maxAge\":0}",
+        "{\"$maxAge\":-5}",
+        "{\"$maxAge\":{}}",
+        "",
+    };
+    check_reads_with_metadata(f->store, "odd", odd, ARRAY_LEN(odd));
+}
+
+/* The largest integers must not overflow when turned into times or
+ * revisions (run last: under the sanitizers an overflow ends the program). */
+static void test_huge_metadata_limits_do_not_overflow(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const huge[] = {
+        "{\"$maxCount\":9223372036854775807}",
+        "{\"$tb\":9223372036854775807}",
+        "{\"$maxAge\":9223372036854775807}",
+        "{\"$maxAge\":9223372036855}",
+        "{\"$maxCount\":-9223372036854775808,\"$tb\":-9223372036854775808,\"$maxAge\":-9223372036854775808}",
+    };
+    check_reads_with_metadata(f->store, "huge", huge, ARRAY_LEN(huge));
+    /* A limit that large hides nothing. */
+    append_json(f->store, "$$huge2", rev_any(), "$metadata", "{\"$maxAge\":9223372036854775807}",
+                &(struct sl_write){0});
+    append_ok(f->store, "huge2", 2);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "huge2", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1);
+    sl_read_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,7 +378,11 @@ int main(void)
         STORE_TEST(test_max_count_and_truncate_before_combine),
         STORE_TEST(test_metadata_change_takes_effect_on_the_next_read),
         STORE_TEST(test_metadata_of_one_stream_leaves_others_alone),
+        STORE_TEST(test_max_count_pages_through_the_visible_events),
+        STORE_TEST(test_metadata_is_read_from_the_last_event_whatever_its_type),
+        STORE_TEST(test_odd_metadata_values_do_not_break_reads),
         STORE_TEST(test_max_age_hides_events_older_than_its_seconds),
+        STORE_TEST(test_huge_metadata_limits_do_not_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

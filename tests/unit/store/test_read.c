@@ -151,17 +151,78 @@ static void test_read_of_a_missing_stream_is_not_found(void **state)
     assert_code(read_stream_code(f->store, "presen", false), SL_E_NOT_FOUND, NULL);
 }
 
-static void test_read_with_an_invalid_stream_name_is_invalid(void **state)
+enum { CHECK_READ = 1, CHECK_INFO = 2, CHECK_METADATA = 4 };
+
+/* Calls the chosen read functions with invalid names; each must answer SL_E_INVALID. */
+static void check_invalid_names(struct fixture *f, int which)
 {
-    struct fixture *f = *state;
-    struct sl_read_result r;
-    struct sl_error err;
-    memset(&r, 0, sizeof(r));
-    assert_code(sl_store_read_stream(f->store, "", 0, 0, false, 10, &r, &err), SL_E_INVALID, &err);
-    sl_read_result_free(&r);
-    memset(&r, 0, sizeof(r));
-    assert_code(sl_store_read_stream(f->store, "a\xff", 2, 0, false, 10, &r, &err), SL_E_INVALID, &err);
-    sl_read_result_free(&r);
+    static char too_long[SL_MAX_STREAM_NAME + 1];
+    memset(too_long, 'n', sizeof(too_long));
+    const struct {
+        const char *what;
+        const char *name;
+        size_t len;
+    } cases[] = {
+        {"an empty name", "", 0},
+        {"a stray byte 0xff", "b\xff", 2},
+        {"a NUL", "a\0b", 3},
+        {"1025 bytes", too_long, sizeof(too_long)},
+    };
+    /* "a" exists, so a name cut at its NUL would find it. */
+    append_ok(f->store, "a", 1);
+    int failures = 0;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct sl_read_result r;
+        struct sl_error err;
+        memset(&r, 0, sizeof(r));
+        memset(&err, 0, sizeof(err));
+        enum sl_code code = which & CHECK_READ ? sl_store_read_stream(f->store, cases[i].name, cases[i].len,
+                                                                      0, false, 10, &r, &err)
+                                               : SL_E_INVALID;
+        size_t count = r.count;
+        sl_read_result_free(&r);
+        if (code != SL_E_INVALID) {
+            print_error("sl_store_read_stream with %s returned %s with %zu events (%.100s), wanted "
+                        "invalid-argument\n",
+                        cases[i].what, sl_code_name(code), count, err.message);
+            failures++;
+        }
+        struct sl_stream_info info;
+        memset(&err, 0, sizeof(err));
+        code = which & CHECK_INFO ? sl_store_stream_info(f->store, cases[i].name, cases[i].len, &info, &err)
+                                  : SL_E_INVALID;
+        if (code != SL_E_INVALID) {
+            print_error("sl_store_stream_info with %s returned %s (%.100s), wanted invalid-argument\n",
+                        cases[i].what, sl_code_name(code), err.message);
+            failures++;
+        }
+        char *json = NULL;
+        int64_t meta_revision;
+        memset(&err, 0, sizeof(err));
+        code = which & CHECK_METADATA
+                   ? sl_store_get_metadata(f->store, cases[i].name, cases[i].len, &json, &meta_revision, &err)
+                   : SL_E_INVALID;
+        free(json);
+        if (code != SL_E_INVALID) {
+            print_error("sl_store_get_metadata with %s returned %s (%.100s), wanted invalid-argument\n",
+                        cases[i].what, sl_code_name(code), err.message);
+            failures++;
+        }
+    }
+    if (failures > 0)
+        fail_msg("%d calls with invalid names were not refused as invalid", failures);
+}
+
+/* store.h lists SL_E_INVALID among sl_store_read_stream's errors. */
+static void test_read_stream_with_an_invalid_name_is_invalid(void **state)
+{
+    check_invalid_names(*state, CHECK_READ);
+}
+
+/* error.h: bad input is SL_E_INVALID, never an I/O error or a silent answer. */
+static void test_stream_info_and_metadata_with_an_invalid_name_are_invalid(void **state)
+{
+    check_invalid_names(*state, CHECK_INFO | CHECK_METADATA);
 }
 
 static void test_read_event_carries_everything_that_was_written(void **state)
@@ -367,7 +428,8 @@ static void test_read_all_pages_both_ways_through_next(void **state)
                 if (r.events[i].position != log.position[want])
                     fail_msg("%s page %d: event %zu at position %llu, wanted %llu",
                              backwards ? "backwards" : "forwards", pages, i,
-                             (unsigned long long)r.events[i].position, (unsigned long long)log.position[want]);
+                             (unsigned long long)r.events[i].position,
+                             (unsigned long long)log.position[want]);
             }
             bool more = r.has_next;
             from = (uint64_t)r.next;
@@ -400,15 +462,15 @@ static const struct {
     const char *stream;
     const char *type;
 } filter_log[] = {
-    {"ord-1", "OrderPlaced"},  /* 0 */
-    {"pay-1", "PaymentTaken"}, /* 1 */
+    {"ord-1", "OrderPlaced"},   /* 0 */
+    {"pay-1", "PaymentTaken"},  /* 1 */
     {"ord-10", "OrderShipped"}, /* 2 */
-    {"user-1", "UserCreated"}, /* 3 */
-    {"$$ord-1", "$metadata"},  /* 4: a system stream */
-    {"ord-1", "OrderPlaced"},  /* 5 */
-    {"xord-1", "Other"},       /* 6 */
-    {"ord-2", "$snapshot"},    /* 7: a system event type */
-    {"pay-1", "PaymentTaken"}, /* 8 */
+    {"user-1", "UserCreated"},  /* 3 */
+    {"$$ord-1", "$metadata"},   /* 4: a system stream */
+    {"ord-1", "OrderPlaced"},   /* 5 */
+    {"xord-1", "Other"},        /* 6 */
+    {"ord-2", "$snapshot"},     /* 7: a system event type */
+    {"pay-1", "PaymentTaken"},  /* 8 */
 };
 
 struct filter_case {
@@ -460,7 +522,8 @@ static bool check_filter_case(struct sl_store *store, const struct filter_case *
     struct sl_error err;
     struct sl_filter *filter = sl_filter_new(c->on, c->kind, c->expression, c->exclude_system, &err);
     if (filter == NULL) {
-        print_error("filter %s: sl_filter_new failed: %s\n", c->expression ? c->expression : "(all)", err.message);
+        print_error("filter %s: sl_filter_new failed: %s\n", c->expression ? c->expression : "(all)",
+                    err.message);
         return false;
     }
     uint64_t want[ARRAY_LEN(filter_log)];
@@ -557,8 +620,9 @@ static int read_until_found(struct sl_store *store, bool backwards, const struct
             found++;
         }
         if (reads == 1 && (r.count != 0 || !r.has_next))
-            fail_msg("the first read with max_scan 50 returned %zu events, has_next %d: wanted 0 and more to come",
-                     r.count, r.has_next);
+            fail_msg(
+                "the first read with max_scan 50 returned %zu events, has_next %d: wanted 0 and more to come",
+                r.count, r.has_next);
         if (r.has_next && (backwards ? (uint64_t)r.next >= from : (uint64_t)r.next <= from))
             fail_msg("next %lld does not move on from %llu", (long long)r.next, (unsigned long long)from);
         bool more = r.has_next;
@@ -623,7 +687,8 @@ static void test_read_at_returns_the_event_at_that_position(void **state)
         assert_int_equal(r.events[0].stream_len, strlen(log.stream[i]));
         sl_read_result_free(&r);
     }
-    const uint64_t missing[] = {0, sl_store_head(f->store) + 1, sl_store_head(f->store) + 1000, SL_POSITION_END};
+    const uint64_t missing[] = {0, sl_store_head(f->store) + 1, sl_store_head(f->store) + 1000,
+                                SL_POSITION_END};
     for (size_t i = 0; i < ARRAY_LEN(missing); i++) {
         memset(&r, 0, sizeof(r));
         enum sl_code code = sl_store_read_at(f->store, missing[i], &r, &err);
@@ -645,7 +710,8 @@ int main(void)
         STORE_TEST(test_read_forwards_from_end_returns_the_last_event),
         STORE_TEST(test_read_from_past_the_last_revision_returns_nothing),
         STORE_TEST(test_read_of_a_missing_stream_is_not_found),
-        STORE_TEST(test_read_with_an_invalid_stream_name_is_invalid),
+        STORE_TEST(test_read_stream_with_an_invalid_name_is_invalid),
+        STORE_TEST(test_stream_info_and_metadata_with_an_invalid_name_are_invalid),
         STORE_TEST(test_read_event_carries_everything_that_was_written),
         STORE_TEST(test_reads_survive_close_and_reopen),
         STORE_TEST(test_read_all_forwards_includes_from),

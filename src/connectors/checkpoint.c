@@ -1,0 +1,73 @@
+#include "connectors/checkpoint.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/codec.h"
+
+static int stream_name(char *out, size_t size, const char *id)
+{
+    return snprintf(out, size, "$connectors/%s/checkpoints", id);
+}
+
+enum sl_code sl_checkpoint_load(struct sl_store *store, const char *connector_id, uint64_t *position, bool *found,
+                                struct sl_error *err)
+{
+    char name[128];
+    int len = stream_name(name, sizeof(name), connector_id);
+    *position = 0;
+    *found = false;
+    struct sl_read_result r = {0};
+    enum sl_code code = sl_store_read_stream(store, name, (size_t)len, SL_REVISION_END, true, 1, &r, err);
+    if (code == SL_E_NOT_FOUND) {
+        sl_read_result_free(&r);
+        return SL_OK;
+    }
+    if (code == SL_OK && r.count == 1) {
+        json_t *doc = json_loadb(r.events[0].data, r.events[0].data_len, 0, NULL);
+        json_t *p = json_object_get(doc, "position");
+        if (json_is_integer(p) && json_integer_value(p) >= 0) {
+            *position = (uint64_t)json_integer_value(p);
+            *found = true;
+        } else {
+            code = sl_errorf(err, SL_E_CORRUPT, "the last checkpoint of connector %s has no position", connector_id);
+        }
+        json_decref(doc);
+    }
+    sl_read_result_free(&r);
+    return code;
+}
+
+static enum sl_code write_one(struct sl_store *store, const char *stream, size_t len, const char *type,
+                              const char *data, struct sl_error *err)
+{
+    struct sl_new_event ev = {.type = type,
+                              .type_len = strlen(type),
+                              .flags = SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON,
+                              .data = data,
+                              .data_len = strlen(data)};
+    sl_uuid_generate(ev.id);
+    struct sl_write w = {.kind = SL_WRITE_APPEND, .stream = stream, .stream_len = len, .events = &ev, .n_events = 1};
+    enum sl_code code = sl_store_write(store, &w);
+    if (code && err)
+        *err = w.err;
+    return code;
+}
+
+enum sl_code sl_checkpoint_save(struct sl_store *store, const char *connector_id, uint64_t position,
+                                struct sl_error *err)
+{
+    char name[128], meta_name[136], data[64];
+    int len = stream_name(name, sizeof(name), connector_id);
+    snprintf(data, sizeof(data), "{\"position\":%llu}", (unsigned long long)position);
+    struct sl_stream_info info;
+    enum sl_code code = sl_store_stream_info(store, name, (size_t)len, &info, err);
+    if (code == SL_OK && !info.exists) {
+        int mlen = snprintf(meta_name, sizeof(meta_name), "$$%s", name);
+        code = write_one(store, meta_name, (size_t)mlen, "$metadata", "{\"$maxCount\":10}", err);
+    }
+    if (code == SL_OK)
+        code = write_one(store, name, (size_t)len, "$conn-ctrl-checkpoint", data, err);
+    return code;
+}

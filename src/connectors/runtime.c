@@ -1,0 +1,411 @@
+/* runtime.c: the worker thread of one running connector (see runtime.h). */
+#include "connectors/runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectors/checkpoint.h"
+#include "connectors/definition.h"
+#include "connectors/records.h"
+#include "connectors/resilience.h"
+#include "store/cursor.h"
+#include "store/filter.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/codec.h"
+#include "util/log.h"
+
+#define READ_BATCH 512
+
+struct sl_worker {
+    struct sl_store *store;
+    char *id;
+    struct sl_settings settings;
+    const struct sl_sink_type *sink_type;
+    void *sink;
+    struct sl_connector_counters *counters;
+    struct sl_worker_events events;
+    struct sl_filter *filter;
+    struct sl_cursor *cursor;
+    struct sl_backoff backoff;
+    uint64_t rng;
+
+    /* Checkpointing. */
+    bool autocommit;
+    int64_t commit_interval_ms;
+    int64_t commit_records;
+    uint64_t acked;     /* everything up to here is handled */
+    uint64_t committed; /* the last checkpoint written */
+    uint64_t pending_after; /* cursor position once the gathered batch is handled */
+    int64_t records_since_commit;
+    int64_t last_commit_ms;
+
+    size_t batch_size;
+    int64_t max_delay_ms;
+    bool ignore_system_headers;
+    bool is_logging;
+    struct sl_record_batch batch;
+    struct sl_sink_result *results;
+    size_t results_cap;
+
+    pthread_t thread;
+    _Atomic bool stop;
+    pthread_mutex_t sleep_mutex;
+    pthread_cond_t sleep_cond;
+};
+
+/* Sleeps `ms` unless asked to stop; returns false when stopping. */
+static bool sleep_unless_stopped(struct sl_worker *w, int64_t ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += ms / 1000;
+    deadline.tv_nsec += (ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->sleep_mutex);
+    while (!atomic_load(&w->stop)) {
+        if (pthread_cond_timedwait(&w->sleep_cond, &w->sleep_mutex, &deadline) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&w->sleep_mutex);
+    return !atomic_load(&w->stop);
+}
+
+static void commit(struct sl_worker *w, bool force)
+{
+    if (!w->autocommit || w->acked <= w->committed)
+        return;
+    int64_t now = sl_monotonic_ms();
+    if (!force && w->records_since_commit < w->commit_records && now - w->last_commit_ms < w->commit_interval_ms)
+        return;
+    struct sl_error err = {0};
+    int64_t t0 = sl_monotonic_us();
+    if (sl_checkpoint_save(w->store, w->id, w->acked, &err) != SL_OK) {
+        sl_warn("connector", "%s: cannot commit checkpoint %llu: %s", w->id, (unsigned long long)w->acked,
+                err.message);
+        return; /* the next commit carries it */
+    }
+    sl_histogram_observe_us(&w->counters->commit_latency, sl_monotonic_us() - t0);
+    w->committed = w->acked;
+    w->records_since_commit = 0;
+    w->last_commit_ms = now;
+    if (w->events.on_checkpoint)
+        w->events.on_checkpoint(w->events.arg, w->committed);
+}
+
+/* Appends an undeliverable record to `$connectors/{id}/dlq`: the payload as
+ * it was, and what went wrong in the metadata. */
+static enum sl_code dead_letter(struct sl_worker *w, const struct sl_sink_record *r, const char *why,
+                                int64_t attempts, struct sl_error *err)
+{
+    char stream[128];
+    int len = snprintf(stream, sizeof(stream), "$connectors/%s/dlq", w->id);
+    struct sl_buf meta;
+    sl_buf_init(&meta);
+    sl_buf_puts(&meta, "{\"error\":");
+    sl_buf_json_string(&meta, why, strlen(why));
+    sl_buf_puts(&meta, ",\"recordId\":");
+    sl_buf_json_string(&meta, r->record_id, strlen(r->record_id));
+    sl_buf_puts(&meta, ",\"streamId\":");
+    sl_buf_json_string(&meta, r->stream, r->stream_len);
+    sl_buf_printf(&meta, ",\"streamRevision\":%lld,\"logPosition\":%llu,\"attempts\":%lld,\"schemaSubject\":",
+                  (long long)r->revision, (unsigned long long)r->position, (long long)attempts);
+    sl_buf_json_string(&meta, r->type, r->type_len);
+    sl_buf_putc(&meta, '}');
+    struct sl_new_event ev = {
+        .type = r->type,
+        .type_len = r->type_len,
+        .flags = (r->is_json ? SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON : 0) | SL_EVENT_META_IS_JSON,
+        .data = r->payload,
+        .data_len = r->payload_len,
+        .metadata = meta.data,
+        .metadata_len = meta.len,
+    };
+    sl_uuid_generate(ev.id);
+    struct sl_write wr = {.kind = SL_WRITE_APPEND, .stream = stream, .stream_len = (size_t)len, .events = &ev,
+                          .n_events = 1};
+    enum sl_code code = meta.failed ? SL_E_NOMEM : sl_store_write(w->store, &wr);
+    if (code && err)
+        *err = wr.err;
+    sl_buf_free(&meta);
+    return code;
+}
+
+static void acknowledge(struct sl_worker *w, const struct sl_sink_record *r)
+{
+    w->acked = r->position;
+    w->records_since_commit++;
+    atomic_store(&w->counters->processed_position, r->position);
+}
+
+/* Delivers the batch in order. Returns false when the connector must stop:
+ * asked to, or a record could not be delivered and onExhausted is `stop`
+ * (then `failure` says why). */
+static bool deliver(struct sl_worker *w, char *failure, size_t failure_size)
+{
+    size_t n = w->batch.count;
+    if (n > w->results_cap) {
+        struct sl_sink_result *res = realloc(w->results, n * sizeof(*res));
+        if (res == NULL) {
+            snprintf(failure, failure_size, "out of memory delivering %zu records", n);
+            return false;
+        }
+        w->results = res;
+        w->results_cap = n;
+    }
+    const struct sl_sink_record *recs = w->batch.records;
+    size_t i = 0;
+    int64_t attempt = 0, first_failure_ms = 0;
+    while (i < n) {
+        if (atomic_load(&w->stop))
+            return false;
+        for (size_t k = i; k < n; k++) {
+            w->results[k].outcome = SL_SINK_RETRY;
+            w->results[k].retry_after_ms = -1;
+            w->results[k].error[0] = '\0';
+        }
+        w->sink_type->write(w->sink, recs + i, n - i, w->results + i, &w->stop);
+        int64_t now_us = sl_now_us();
+        while (i < n && w->results[i].outcome == SL_SINK_DELIVERED) {
+            sl_histogram_observe_us(&w->counters->write_latency, now_us - recs[i].created_us);
+            atomic_fetch_add(&w->counters->delivered, 1);
+            acknowledge(w, &recs[i]);
+            i++;
+            attempt = 0;
+            first_failure_ms = 0;
+        }
+        if (i == n)
+            break;
+        if (atomic_load(&w->stop))
+            return false;
+
+        const struct sl_sink_result *res = &w->results[i];
+        atomic_fetch_add(&w->counters->errors, 1);
+        atomic_store(&w->counters->last_error_us, now_us);
+        int64_t delay = -1;
+        if (res->outcome == SL_SINK_RETRY) {
+            int64_t now_ms = sl_monotonic_ms();
+            if (first_failure_ms == 0)
+                first_failure_ms = now_ms;
+            attempt++;
+            delay = sl_backoff_delay(&w->backoff, attempt, now_ms - first_failure_ms, res->retry_after_ms, &w->rng);
+        }
+        if (delay >= 0) {
+            atomic_fetch_add(&w->counters->retries, 1);
+            if (w->is_logging && (attempt == 1 || attempt % 10 == 0))
+                sl_warn("connector", "%s: record at %llu not delivered (%s); retry %lld in %lld ms", w->id,
+                        (unsigned long long)recs[i].position, res->error, (long long)attempt, (long long)delay);
+            if (!sleep_unless_stopped(w, delay))
+                return false;
+            continue;
+        }
+
+        /* Exhausted or not retryable. */
+        atomic_fetch_add(&w->counters->failed, 1);
+        if (w->backoff.on_exhausted == SL_EXHAUSTED_DEAD_LETTER) {
+            struct sl_error err = {0};
+            if (dead_letter(w, &recs[i], res->error, attempt + 1, &err) != SL_OK) {
+                snprintf(failure, failure_size, "cannot dead-letter the record at %llu: %s",
+                         (unsigned long long)recs[i].position, err.message);
+                return false;
+            }
+            atomic_fetch_add(&w->counters->dead_lettered, 1);
+            if (w->is_logging)
+                sl_warn("connector", "%s: dead-lettered the record at %llu: %s", w->id,
+                        (unsigned long long)recs[i].position, res->error);
+            acknowledge(w, &recs[i]);
+            i++;
+            attempt = 0;
+            first_failure_ms = 0;
+            continue;
+        }
+        snprintf(failure, failure_size, "the record at position %llu (%s) could not be delivered: %s",
+                 (unsigned long long)recs[i].position, recs[i].record_id, res->error);
+        return false;
+    }
+    return true;
+}
+
+/* Reads the next events and turns the matching ones into records, up to the
+ * sink's batch size; waits up to batching:maxDelayMs for a fuller batch.
+ * Returns false when stopping or on a store error. */
+static bool gather(struct sl_worker *w, bool *caught_up, char *failure, size_t failure_size)
+{
+    sl_record_batch_reset(&w->batch);
+    *caught_up = false;
+    int64_t deadline = 0;
+    for (;;) {
+        size_t want = w->batch_size - w->batch.count;
+        if (want > READ_BATCH)
+            want = READ_BATCH;
+        int wait_ms = 200;
+        if (w->batch.count > 0) {
+            int64_t left = deadline - sl_monotonic_ms();
+            if (left <= 0)
+                return true;
+            wait_ms = (int)(left < 200 ? left : 200);
+        }
+        const struct sl_event *evs;
+        size_t n;
+        struct sl_error err = {0};
+        enum sl_code code = sl_cursor_next(w->cursor, want, wait_ms, &evs, &n, &err);
+        if (atomic_load(&w->stop))
+            return false;
+        if (code == SL_E_TIMEOUT) {
+            *caught_up = w->batch.count == 0;
+            if (w->batch.count > 0 || *caught_up)
+                return true;
+            continue;
+        }
+        if (code != SL_OK) {
+            snprintf(failure, failure_size, "cannot read the log: %s", err.message);
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!sl_filter_matches(w->filter, &evs[i])) {
+                atomic_fetch_add(&w->counters->filtered, 1);
+                if (w->batch.count == 0) {
+                    /* Nothing pending before it: a filtered event is handled at once. */
+                    w->acked = evs[i].position;
+                    atomic_store(&w->counters->processed_position, evs[i].position);
+                }
+                continue;
+            }
+            if (!sl_record_batch_add(&w->batch, w->id, &evs[i], w->ignore_system_headers)) {
+                snprintf(failure, failure_size, "out of memory building records");
+                return false;
+            }
+        }
+        w->pending_after = sl_cursor_position(w->cursor);
+        if (w->batch.count >= w->batch_size || (w->batch.count > 0 && w->max_delay_ms <= 0))
+            return true;
+        if (w->batch.count > 0 && deadline == 0)
+            deadline = sl_monotonic_ms() + w->max_delay_ms;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct sl_worker *w = arg;
+    char failure[512] = "";
+    if (w->events.on_running)
+        w->events.on_running(w->events.arg);
+    for (;;) {
+        bool caught_up;
+        if (!gather(w, &caught_up, failure, sizeof(failure)))
+            break;
+        if (w->batch.count > 0) {
+            if (!deliver(w, failure, sizeof(failure)))
+                break;
+            /* Every record of the batch is handled: so is every filtered event read with them. */
+            w->acked = w->pending_after;
+            atomic_store(&w->counters->processed_position, w->acked);
+        }
+        commit(w, caught_up);
+    }
+    /* A requested stop commits what was acknowledged; a failure too, so that
+     * what was delivered before it is not delivered again. */
+    commit(w, true);
+    if (failure[0] && !atomic_load(&w->stop)) {
+        sl_warn("connector", "%s: stopped: %s", w->id, failure);
+        if (w->events.on_failed)
+            w->events.on_failed(w->events.arg, "delivery-failed", failure);
+    }
+    return NULL;
+}
+
+static void free_worker(struct sl_worker *w)
+{
+    if (w->sink_type && w->sink)
+        w->sink_type->destroy(w->sink);
+    sl_cursor_close(w->cursor);
+    sl_filter_free(w->filter);
+    sl_record_batch_free(&w->batch);
+    free(w->results);
+    sl_settings_free(&w->settings);
+    pthread_mutex_destroy(&w->sleep_mutex);
+    pthread_cond_destroy(&w->sleep_cond);
+    free(w->id);
+    free(w);
+}
+
+enum sl_code sl_worker_start(const struct sl_worker_options *o, struct sl_worker **out, struct sl_error *err)
+{
+    *out = NULL;
+    struct sl_worker *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return sl_errorf(err, SL_E_NOMEM, "out of memory starting a connector");
+    pthread_mutex_init(&w->sleep_mutex, NULL);
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->sleep_cond, &cattr);
+    pthread_condattr_destroy(&cattr);
+    w->store = o->store;
+    w->id = strdup(o->connector_id);
+    w->sink_type = o->sink;
+    w->counters = o->counters;
+    w->events = o->events;
+    w->acked = w->committed = w->pending_after = o->start_after;
+    w->rng = (uint64_t)sl_now_us() | 1;
+    enum sl_code code = SL_OK;
+    if (w->id == NULL || !sl_settings_copy(&w->settings, o->settings)) {
+        code = sl_errorf(err, SL_E_NOMEM, "out of memory starting a connector");
+        goto fail;
+    }
+    const struct sl_setting *t = sl_connector_settings;
+    w->autocommit = sl_settings_bool(&w->settings, t, "autocommit:enabled");
+    w->commit_interval_ms = sl_settings_int(&w->settings, t, "autocommit:interval");
+    w->commit_records = sl_settings_int(&w->settings, t, "autocommit:recordsThreshold");
+    w->ignore_system_headers = sl_settings_bool(&w->settings, t, "headers:ignoreSystem");
+    w->is_logging = sl_settings_bool(&w->settings, t, "logging:enabled");
+    w->last_commit_ms = sl_monotonic_ms();
+    sl_backoff_from_settings(&w->settings, &w->backoff);
+
+    w->filter = sl_connector_filter(&w->settings, err);
+    if (w->filter == NULL) {
+        code = err ? err->code : SL_E_INVALID;
+        goto fail;
+    }
+    code = w->sink_type->create(&w->settings, w->id, &w->sink, err);
+    if (code)
+        goto fail;
+    w->batch_size = w->sink_type->batch_size ? w->sink_type->batch_size(w->sink) : 1;
+    if (w->batch_size == 0)
+        w->batch_size = 1;
+    w->max_delay_ms = sl_settings_int(&w->settings, w->sink_type->settings, "batching:maxDelayMs");
+    w->cursor = sl_cursor_open(w->store, o->start_after, NULL);
+    if (w->cursor == NULL) {
+        code = sl_errorf(err, SL_E_NOMEM, "out of memory opening a cursor");
+        goto fail;
+    }
+    int rc = pthread_create(&w->thread, NULL, worker_main, w);
+    if (rc) {
+        code = sl_errorf(err, SL_E_INTERNAL, "cannot start a connector thread: %s", strerror(rc));
+        goto fail;
+    }
+    *out = w;
+    return SL_OK;
+fail:
+    free_worker(w);
+    return code;
+}
+
+void sl_worker_stop(struct sl_worker *w)
+{
+    if (w == NULL)
+        return;
+    atomic_store(&w->stop, true);
+    sl_cursor_interrupt(w->cursor);
+    pthread_mutex_lock(&w->sleep_mutex);
+    pthread_cond_broadcast(&w->sleep_cond);
+    pthread_mutex_unlock(&w->sleep_mutex);
+    pthread_join(w->thread, NULL);
+    free_worker(w);
+}

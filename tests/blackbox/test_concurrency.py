@@ -1,0 +1,147 @@
+"""Many concurrent appenders: nothing lost, nothing duplicated, revisions and positions in order.
+
+200 appenders (SLUICE_TEST_APPENDERS) run for SLUICE_TEST_LOAD_SECONDS (10 s by default),
+each on its own keep-alive connection, each writing sequence-numbered events to a stream
+of its own (with exact expected revisions) and to a few shared streams (with `any`)."""
+
+import os
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from conftest import LOAD_SECONDS
+from sluice_client import JSON, event, stream_path
+
+APPENDERS = int(os.environ.get("SLUICE_TEST_APPENDERS", "200"))
+SHARED = 4
+
+
+class Appender(threading.Thread):
+    def __init__(self, base_url, index, shared, start_gate, stop):
+        super().__init__(daemon=True, name=f"appender-{index}")
+        self.base_url = base_url
+        self.index = index
+        self.own = f"own-{index}"
+        self.shared = shared
+        self.start_gate = start_gate
+        self.stop = stop
+        self.acks = []  # (stream, [event], answer)
+        self.errors = []
+
+    def run(self):
+        session = requests.Session()
+        revision = -1
+        seq = 0
+        try:
+            self.start_gate.wait(120)
+        except threading.BrokenBarrierError:
+            self.errors.append("start barrier broken")
+            return
+        while not self.stop.is_set():
+            n = 1 + seq % 3
+            if seq % 3 == 2:
+                stream, expected = self.shared[(self.index + seq) % len(self.shared)], "any"
+            else:
+                stream, expected = self.own, ("no_stream" if revision < 0 else str(revision))
+            evs = [
+                event("Seq", {"appender": self.index, "seq": seq, "k": k}, event_id=str(uuid.uuid4())) for k in range(n)
+            ]
+            try:
+                r = session.post(
+                    self.base_url + stream_path(stream),
+                    json=evs,
+                    headers={"Content-Type": JSON, "Expected-Revision": expected},
+                    timeout=60,
+                )
+            except requests.RequestException as e:
+                self.errors.append(f"{stream} seq {seq}: {e!r}")
+                return
+            if r.status_code != 201:
+                self.errors.append(f"{stream} seq {seq} expected {expected}: {r.status_code} {r.text[:300]}")
+                return
+            answer = r.json()
+            if stream == self.own:
+                if answer["nextExpectedRevision"] != revision + n:
+                    self.errors.append(f"{stream} seq {seq}: answered {answer} after revision {revision} + {n} events")
+                    return
+                revision = answer["nextExpectedRevision"]
+            self.acks.append((stream, evs, answer))
+            seq += 1
+        session.close()
+
+
+@pytest.mark.time_limit(int(LOAD_SECONDS) + 240)
+def test_concurrent_appenders_lose_nothing_duplicate_nothing_and_keep_order(fresh_server):
+    shared = [f"shared-{k}" for k in range(SHARED)]
+    stop = threading.Event()
+    gate = threading.Barrier(APPENDERS + 1)
+    appenders = [Appender(fresh_server.base_url, i, shared, gate, stop) for i in range(APPENDERS)]
+    for a in appenders:
+        a.start()
+    gate.wait(120)
+    started = time.monotonic()
+    stop.wait(LOAD_SECONDS)
+    stop.set()
+    for a in appenders:
+        a.join(max(1.0, started + LOAD_SECONDS + 120 - time.monotonic()))
+    assert not [a.name for a in appenders if a.is_alive()], "appenders still running 120 s after the load ended"
+
+    errors = [e for a in appenders for e in a.errors]
+    assert not errors, f"{len(errors)} appends failed, e.g. {errors[:5]}"
+    idle = [a.index for a in appenders if not a.acks]
+    assert not idle, f"appenders with no acknowledged append: {idle[:20]}"
+
+    verify(fresh_server.new_api(), [a.own for a in appenders] + shared, [ack for a in appenders for ack in a.acks])
+
+
+def verify(api, streams, acks):
+    """Every acknowledged event is stored exactly once, where and as it was acknowledged."""
+    problems = []
+    log = api.read_everything("$all", count=10_000)
+    positions = [e["position"] for e in log]
+    bad_order = [(a, b) for a, b in zip(positions, positions[1:]) if not a < b]
+    if bad_order:
+        problems.append(f"$all positions not strictly increasing: {bad_order[:5]}")
+    index_in_log = {}
+    for i, e in enumerate(log):
+        if e["eventId"] in index_in_log:
+            problems.append(f"event {e['eventId']} twice in $all")
+        index_in_log[e["eventId"]] = i
+
+    stored = {}
+    for s in streams:
+        read = api.read_everything(s, count=10_000)
+        revisions = [e["revision"] for e in read]
+        if revisions != list(range(len(read))):
+            problems.append(f"{s}: revisions not contiguous from 0: {revisions[:10]}...")
+        for e in read:
+            if e["eventId"] in stored:
+                problems.append(f"event {e['eventId']} stored twice")
+            stored[e["eventId"]] = e
+
+    acked_ids = set()
+    for stream, evs, answer in acks:
+        got = [stored.get(e["eventId"]) for e in evs]
+        if any(g is None for g in got):
+            problems.append(f"acknowledged event lost from {stream}: {[e['eventId'] for e, g in zip(evs, got) if g is None]}")
+            continue
+        acked_ids.update(e["eventId"] for e in evs)
+        for e, g in zip(evs, got):
+            if g["streamId"] != stream or g["data"] != e["data"] or g["eventType"] != e["eventType"]:
+                problems.append(f"event {e['eventId']} stored as {g}, sent {e} to {stream}")
+        revs = [g["revision"] for g in got]
+        if revs != list(range(revs[0], revs[0] + len(revs))):
+            problems.append(f"one append to {stream} got revisions {revs}")
+        if (got[-1]["revision"], got[-1]["position"]) != (answer["nextExpectedRevision"], answer["position"]):
+            problems.append(f"append to {stream} answered {answer}, stored at {got[-1]['revision']}/{got[-1]['position']}")
+        where = [index_in_log.get(e["eventId"]) for e in evs]
+        if None in where or where != list(range(where[0], where[0] + len(where))):
+            problems.append(f"one append to {stream} is not contiguous in $all: {where}")
+    unacked = set(stored) - acked_ids
+    if unacked:
+        problems.append(f"{len(unacked)} stored events were never acknowledged, e.g. {sorted(unacked)[:3]}")
+    assert not problems, f"{len(problems)} problems with {len(acks)} acknowledged appends:\n" + "\n".join(problems[:30])
+    assert len(acks) >= len(streams)

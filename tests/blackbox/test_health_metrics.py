@@ -1,0 +1,89 @@
+"""Health checks and Prometheus metrics."""
+
+import re
+
+from sluice_client import describe, events, unique
+
+SAMPLE = re.compile(
+    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<labels>\{[^}]*\})?\s+(?P<value>[-+]?(\d+(\.\d*)?([eE][-+]?\d+)?|\.\d+|NaN|[-+]?Inf))(\s+-?\d+)?$"
+)
+TYPE = re.compile(r"^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$")
+
+
+def scrape(api):
+    """The metrics page as {series (name and labels): value}, after checking every line's syntax."""
+    r = api.get("/metrics")
+    assert r.status_code == 200, describe(r)
+    assert r.headers.get("Content-Type", "").startswith("text/plain"), r.headers
+    series = {}
+    types = {}
+    for line in r.text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            m = TYPE.match(line)
+            if m:
+                types[m.group(1)] = m.group(2)
+            else:
+                assert line.startswith("# HELP ") or line.startswith("# "), line
+            continue
+        m = SAMPLE.match(line)
+        assert m, f"not a Prometheus sample line: {line!r}"
+        series[m.group("name") + (m.group("labels") or "")] = float(m.group("value"))
+    return series, types
+
+
+def totals(series, word):
+    """Sum of every series whose metric name contains `word`, by metric name."""
+    out = {}
+    for key, value in series.items():
+        name = key.split("{")[0]
+        if word in name:
+            out[name] = out.get(name, 0.0) + value
+    return out
+
+
+def test_liveness_answers_200(api):
+    assert api.get("/health/live").status_code == 200
+
+
+def test_readiness_answers_200_with_status_ready(api):
+    r = api.get("/health/ready")
+    assert r.status_code == 200, describe(r)
+    assert r.json() == {"status": "ready"}
+
+
+def test_metrics_is_prometheus_text_with_typed_counters(api):
+    series, types = scrape(api)
+    assert series, "no samples"
+    assert "counter" in types.values(), types
+    for name in types:
+        assert re.match(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", name)
+
+
+def test_append_and_event_counters_move_after_appends(api):
+    before, types = scrape(api)
+    s = unique("metrics")
+    api.append_ok(s, events(2))
+    api.append_ok(s, events(2))
+    api.append_ok(s, events(3))
+    after, _ = scrape(api)
+    appends = {n: v - totals(before, "append").get(n, 0.0) for n, v in totals(after, "append").items()}
+    evs = {n: v - totals(before, "event").get(n, 0.0) for n, v in totals(after, "event").items()}
+    assert any(delta >= 3 for delta in appends.values()), f"no append metric grew by 3: {appends}"
+    assert any(delta >= 7 for delta in evs.values()), f"no event metric grew by 7: {evs}"
+    counters = {n for n, t in types.items() if t == "counter"}
+    assert any(n in counters or n.removesuffix("_total") in counters for n, d in appends.items() if d >= 3), (
+        f"the append metrics that moved are not counters: {appends}, counters: {sorted(counters)}"
+    )
+
+
+def test_metrics_never_go_backwards_for_counters(api):
+    first, types = scrape(api)
+    api.append_ok(unique("metrics"), events(1))
+    second, _ = scrape(api)
+    counters = {n for n, t in types.items() if t == "counter"}
+    for key, value in first.items():
+        name = key.split("{")[0]
+        if name in counters or name.removesuffix("_total") in counters:
+            assert second.get(key, value) >= value, key
