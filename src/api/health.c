@@ -3,6 +3,7 @@
 
 #include "api/api.h"
 #include "api/respond.h"
+#include "connectors/manager.h"
 #include "util/clock.h"
 
 void sl_api_health_live(struct sl_api *api, struct sl_http_request *req)
@@ -59,6 +60,8 @@ void sl_api_metrics(struct sl_api *api, struct sl_http_request *req)
     metric(&b, "sluice_http_timeouts_total", "counter", "connections cut for a timeout", (double)ss.timeouts);
     metric(&b, "sluice_subscriptions_active", "gauge", "open Server-Sent Events subscriptions",
            (double)sl_subscriptions_count(api->subs));
+    if (api->connectors)
+        sl_connectors_write_metrics(api->connectors, &b);
     metric(&b, "sluice_uptime_seconds", "gauge", "time since start", (double)(sl_now_us() - api->started_us) / 1e6);
     if (b.failed) {
         sl_buf_free(&b);

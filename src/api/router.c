@@ -84,6 +84,10 @@ void sl_api_handle(struct sl_http_request *req, void *arg)
     size_t len[4];
     size_t n = split_path(req->path, seg, len, 4);
 
+    if (n >= 1 && n <= 4 && is(seg[0], len[0], "connectors")) {
+        sl_api_connectors(api, req, seg, len, n);
+        return;
+    }
     if (n >= 2 && n <= 3 && is(seg[0], len[0], "streams")) {
         if (n == 2 || is(seg[2], len[2], "metadata")) {
             route_stream(api, req, seg[1], len[1], n == 3, false);

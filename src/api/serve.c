@@ -2,8 +2,10 @@
 #include "api/serve.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "api/api.h"
+#include "connectors/manager.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -44,6 +46,12 @@ int sl_serve_main(const struct sl_config *cfg)
         sl_error("serve", "%s", err.message);
         return 1;
     }
+    if (sl_connectors_open(api.store, &api.connectors, &err) != SL_OK) {
+        sl_error("serve", "cannot open the connectors: %s", err.message);
+        sl_store_close(api.store);
+        return 1;
+    }
+    api.admin_token = getenv("SLUICE_ADMIN_TOKEN");
     api.subs = sl_subscriptions_new(&api);
     struct sl_server_options o = {
         .host = cfg->listen_host,
@@ -65,7 +73,9 @@ int sl_serve_main(const struct sl_config *cfg)
     }
     rc = 0;
 out:
-    /* The store first: its last commits may still call on_commit, which needs the server. */
+    /* Connectors first (they write checkpoints), then the store: its last
+     * commits may still call on_commit, which needs the server. */
+    sl_connectors_close(api.connectors);
     sl_store_close(api.store);
     sl_server_free(api.server);
     sl_subscriptions_free(api.subs);

@@ -41,6 +41,9 @@ struct sl_worker {
     uint64_t committed; /* the last checkpoint written */
     uint64_t pending_after; /* cursor position once the gathered batch is handled */
     int64_t records_since_commit;
+    bool has_progress;  /* something other than our own checkpoints was handled since the last commit */
+    char checkpoint_stream[96];
+    size_t checkpoint_stream_len;
     int64_t last_commit_ms;
 
     size_t batch_size;
@@ -77,12 +80,18 @@ static bool sleep_unless_stopped(struct sl_worker *w, int64_t ms)
     return !atomic_load(&w->stop);
 }
 
-static void commit(struct sl_worker *w, bool force)
+/* Commits the checkpoint when forced (stop), after recordsThreshold records,
+ * when caught up after delivering, or every interval. Only real progress
+ * counts: each checkpoint is itself an event in the log, and committing past
+ * it alone would write a checkpoint for every checkpoint, forever. */
+static void commit(struct sl_worker *w, bool force, bool caught_up)
 {
-    if (!w->autocommit || w->acked <= w->committed)
+    if (!w->autocommit || w->acked <= w->committed || !w->has_progress)
         return;
     int64_t now = sl_monotonic_ms();
-    if (!force && w->records_since_commit < w->commit_records && now - w->last_commit_ms < w->commit_interval_ms)
+    bool due = force || w->records_since_commit >= w->commit_records ||
+               (caught_up && w->records_since_commit > 0) || now - w->last_commit_ms >= w->commit_interval_ms;
+    if (!due)
         return;
     struct sl_error err = {0};
     int64_t t0 = sl_monotonic_us();
@@ -94,6 +103,7 @@ static void commit(struct sl_worker *w, bool force)
     sl_histogram_observe_us(&w->counters->commit_latency, sl_monotonic_us() - t0);
     w->committed = w->acked;
     w->records_since_commit = 0;
+    w->has_progress = false;
     w->last_commit_ms = now;
     if (w->events.on_checkpoint)
         w->events.on_checkpoint(w->events.arg, w->committed);
@@ -141,6 +151,7 @@ static void acknowledge(struct sl_worker *w, const struct sl_sink_record *r)
 {
     w->acked = r->position;
     w->records_since_commit++;
+    w->has_progress = true;
     atomic_store(&w->counters->processed_position, r->position);
 }
 
@@ -270,6 +281,9 @@ static bool gather(struct sl_worker *w, bool *caught_up, char *failure, size_t f
         for (size_t i = 0; i < n; i++) {
             if (!sl_filter_matches(w->filter, &evs[i])) {
                 atomic_fetch_add(&w->counters->filtered, 1);
+                if (evs[i].stream_len != w->checkpoint_stream_len ||
+                    memcmp(evs[i].stream, w->checkpoint_stream, w->checkpoint_stream_len) != 0)
+                    w->has_progress = true;
                 if (w->batch.count == 0) {
                     /* Nothing pending before it: a filtered event is handled at once. */
                     w->acked = evs[i].position;
@@ -307,11 +321,11 @@ static void *worker_main(void *arg)
             w->acked = w->pending_after;
             atomic_store(&w->counters->processed_position, w->acked);
         }
-        commit(w, caught_up);
+        commit(w, false, caught_up);
     }
     /* A requested stop commits what was acknowledged; a failure too, so that
      * what was delivered before it is not delivered again. */
-    commit(w, true);
+    commit(w, true, false);
     if (failure[0] && !atomic_load(&w->stop)) {
         sl_warn("connector", "%s: stopped: %s", w->id, failure);
         if (w->events.on_failed)
@@ -354,6 +368,8 @@ enum sl_code sl_worker_start(const struct sl_worker_options *o, struct sl_worker
     w->events = o->events;
     w->acked = w->committed = w->pending_after = o->start_after;
     w->rng = (uint64_t)sl_now_us() | 1;
+    w->checkpoint_stream_len = (size_t)snprintf(w->checkpoint_stream, sizeof(w->checkpoint_stream),
+                                                "$connectors/%s/checkpoints", o->connector_id);
     enum sl_code code = SL_OK;
     if (w->id == NULL || !sl_settings_copy(&w->settings, o->settings)) {
         code = sl_errorf(err, SL_E_NOMEM, "out of memory starting a connector");

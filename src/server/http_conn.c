@@ -122,13 +122,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-/* Reads unless the peer is gone, or a client that pipelines has too much waiting on either side:
- * input behind a request the handler holds, or responses it has not read yet. */
 static bool is_output_backlogged(const struct sl_http_conn *c)
 {
     return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > SL_HTTP_OUTPUT_BOUND;
 }
 
+/* Reads unless the peer is gone, or a client that pipelines has too much waiting on either side:
+ * input behind a request the handler holds, or responses it has not read yet. */
 static void update_reading(struct sl_http_conn *c)
 {
     bool is_backlogged = c->state == SL_CONN_OPEN && !c->is_done_reading_requests &&
@@ -220,12 +220,16 @@ static void on_timer(uv_timer_t *t)
     enum sl_conn_timer kind = c->timer_kind;
     c->timer_kind = SL_TIMER_NONE;
     switch (kind) {
-    case SL_TIMER_NONE: break;
+    case SL_TIMER_NONE:
+        break;
     case SL_TIMER_WAIT:
-    case SL_TIMER_LINGER: sl_http_conn_close(c); break;
+    case SL_TIMER_LINGER:
+        sl_http_conn_close(c);
+        break;
     case SL_TIMER_HEAD:
         c->srv->stats.timeouts++;
-        snprintf(message, sizeof(message), "the request's headers did not arrive within %d ms of its first byte",
+        snprintf(message, sizeof(message),
+                 "the request's headers did not arrive within %d ms of its first byte",
                  lim->header_timeout_ms);
         sl_http_conn_fail(c, 408, "request-timeout", message);
         break;
@@ -502,8 +506,8 @@ static int on_headers_complete(http_parser *p)
 
     /* curl and others wait (about a second) for this before sending a larger body. */
     const char *expect = sl_http_header(&r->pub, "expect");
-    if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && p->http_major == 1 && p->http_minor >= 1 &&
-        has_body(p)) {
+    if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && p->http_major == 1 &&
+        p->http_minor >= 1 && has_body(p)) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         char *copy = strdup(cont);
         if (copy != NULL)
@@ -518,7 +522,8 @@ static int on_body(http_parser *p, const char *at, size_t len)
     struct sl_http_req *r = c->req;
     size_t max = c->srv->limits.max_body_bytes;
     if (len > max || r->body.len > max - len)
-        return refuse_request(c, 413, "payload-too-large", "the request body is over the limit of %zu bytes", max);
+        return refuse_request(c, 413, "payload-too-large", "the request body is over the limit of %zu bytes",
+                              max);
     sl_buf_append(&r->body, at, len);
     return r->body.failed ? no_memory(c) : 0;
 }
@@ -559,7 +564,8 @@ static void parse_failed(struct sl_http_conn *c, enum http_errno e)
                  c->srv->limits.max_header_bytes);
         sl_http_conn_fail(c, 431, "request-header-too-large", message);
     } else {
-        snprintf(message, sizeof(message), "the request is not valid HTTP/1.1: %s", http_errno_description(e));
+        snprintf(message, sizeof(message), "the request is not valid HTTP/1.1: %s",
+                 http_errno_description(e));
         sl_http_conn_fail(c, 400, "bad-request", message);
     }
 }

@@ -59,7 +59,8 @@ bool sl_http_req_end_header(struct sl_http_req *r)
         r->pub.headers = h;
         r->headers_cap = cap;
     }
-    while (r->value.len > 0 && (r->value.data[r->value.len - 1] == ' ' || r->value.data[r->value.len - 1] == '\t'))
+    while (r->value.len > 0 &&
+           (r->value.data[r->value.len - 1] == ' ' || r->value.data[r->value.len - 1] == '\t'))
         r->value.data[--r->value.len] = '\0';
     for (size_t i = 0; i < r->field.len; i++) {
         char ch = r->field.data[i];

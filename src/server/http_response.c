@@ -1,5 +1,6 @@
 /* http_response.c: writing responses: the head, complete responses, the server's own errors,
  * and the write requests that carry them. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,7 @@ bool sl_http_conn_write(struct sl_http_conn *c, char *data, size_t len)
         free(data);
         return false;
     }
-    struct conn_write *w = malloc(sizeof(*w));
+    struct conn_write *w = len <= UINT_MAX ? malloc(sizeof(*w)) : NULL;
     if (w == NULL) {
         free(data);
         sl_http_conn_fail_later(c);
@@ -100,7 +101,8 @@ void sl_http_respond(struct sl_http_request *req, int status, const char *conten
     struct sl_http_req *r = sl_http_req_of(req);
     struct sl_http_conn *c = req->conn;
     if (r->is_streaming) {
-        sl_warn("http", "%s %s: a streamed response was ended with sl_http_respond()", req->method, req->path);
+        sl_warn("http", "%s %s: a streamed response was ended with sl_http_respond()", req->method,
+                req->path);
         sl_http_stream_end(req);
         return;
     }
@@ -120,8 +122,8 @@ void sl_http_respond(struct sl_http_request *req, int status, const char *conten
     struct sl_buf out;
     sl_buf_init(&out);
     sl_buf_reserve(&out, 256 + body_len);
-    sl_http_head(&out, status, has_body ? content_type : NULL, has_body ? (int64_t)body_len : -1, is_keep_alive,
-                 extra_headers);
+    sl_http_head(&out, status, has_body ? content_type : NULL, has_body ? (int64_t)body_len : -1,
+                 is_keep_alive, extra_headers);
     if (has_body)
         sl_buf_append(&out, body, body_len);
     sl_http_count_status(c->srv, status);

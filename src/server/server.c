@@ -29,7 +29,8 @@ static void finish_shutdown(struct sl_server *srv);
 
 /* ---- set-up ------------------------------------------------------------------------------ */
 
-static enum sl_code parse_address(const char *host, int port, struct sockaddr_storage *out, struct sl_error *err)
+static enum sl_code parse_address(const char *host, int port, struct sockaddr_storage *out,
+                                  struct sl_error *err)
 {
     char literal[64];
     size_t len = strlen(host);
@@ -51,14 +52,16 @@ static enum sl_code parse_address(const char *host, int port, struct sockaddr_st
     if (uv_ip6_addr(literal, port, (struct sockaddr_in6 *)out) == 0)
         return SL_OK;
     return sl_field_errorf(err, SL_E_INVALID, "host",
-                           "host \"%s\" is not an IPv4 or IPv6 address literal (such as 127.0.0.1 or ::1)", literal);
+                           "host \"%s\" is not an IPv4 or IPv6 address literal (such as 127.0.0.1 or ::1)",
+                           literal);
 }
 
 static enum sl_code take_limits(const struct sl_server_limits *in, struct sl_server_limits *out,
                                 struct sl_error *err)
 {
     if (in->header_timeout_ms < 0 || in->request_timeout_ms < 0 || in->idle_timeout_ms < 0)
-        return sl_errorf(err, SL_E_INVALID, "server timeouts must not be negative (header %d, request %d, idle %d ms)",
+        return sl_errorf(err, SL_E_INVALID,
+                         "server timeouts must not be negative (header %d, request %d, idle %d ms)",
                          in->header_timeout_ms, in->request_timeout_ms, in->idle_timeout_ms);
     *out = *in;
     if (out->max_header_bytes == 0)

@@ -18,17 +18,17 @@
 struct uv_loop_s;
 
 struct sl_server_limits {
-    size_t max_header_bytes;  /* header block; over it: 431. Default 64 KiB */
-    size_t max_body_bytes;    /* request body; over it: 413. Default 16 MiB */
-    int header_timeout_ms;    /* from a request's first byte to its last header. Default 10 s */
-    int request_timeout_ms;   /* from a request's first byte to its last body byte. Default 60 s */
-    int idle_timeout_ms;      /* keep-alive connection with no request. Default 60 s */
-    size_t max_connections;   /* over it, new connections are closed. Default 10 000 */
+    size_t max_header_bytes; /* header block; over it: 431. Default 64 KiB */
+    size_t max_body_bytes;   /* request body; over it: 413. Default 16 MiB */
+    int header_timeout_ms;   /* from a request's first byte to its last header. Default 10 s */
+    int request_timeout_ms;  /* from a request's first byte to its last body byte. Default 60 s */
+    int idle_timeout_ms;     /* keep-alive connection with no request. Default 60 s */
+    size_t max_connections;  /* over it, new connections are closed. Default 10 000 */
 };
 
 struct sl_server_options {
-    const char *host; /* an IPv4 or IPv6 literal ("127.0.0.1", "::1", "[::1]") or "localhost" */
-    int port;         /* 0: any free port; see sl_server_port() */
+    const char *host;               /* an IPv4 or IPv6 literal ("127.0.0.1", "::1", "[::1]") or "localhost" */
+    int port;                       /* 0: any free port; see sl_server_port() */
     struct sl_server_limits limits; /* zeros take the defaults */
     sl_http_handler handler;
     void *handler_arg;
@@ -36,7 +36,8 @@ struct sl_server_options {
 
 struct sl_server;
 
-enum sl_code sl_server_new(const struct sl_server_options *opts, struct sl_server **out, struct sl_error *err);
+enum sl_code sl_server_new(const struct sl_server_options *opts, struct sl_server **out,
+                           struct sl_error *err);
 
 /* Binds and runs the loop on the calling thread. Returns when stopped. */
 enum sl_code sl_server_run(struct sl_server *srv, struct sl_error *err);

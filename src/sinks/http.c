@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +439,15 @@ static bool is_permanent(CURLcode rc)
            rc == CURLE_BAD_FUNCTION_ARGUMENT;
 }
 
+/* Says why in res->error, cut to fit. */
+__attribute__((format(printf, 2, 3))) static void set_error(struct sl_sink_result *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->error, sizeof(res->error), fmt, ap);
+    va_end(ap);
+}
+
 /* Sends `body` to h->url with `headers`, and says what came of it. */
 static void send_request(struct http_sink *h, const void *body, size_t len, struct curl_slist *headers,
                          struct sl_sink_result *res)
@@ -461,12 +471,12 @@ static void send_request(struct http_sink *h, const void *body, size_t len, stru
     display_url(h->url.data, url, sizeof(url));
     if (cancelled || rc == CURLE_ABORTED_BY_CALLBACK) {
         res->outcome = SL_SINK_RETRY;
-        snprintf(res->error, sizeof(res->error), "cancelled while sending to %s", url);
+        set_error(res, "cancelled while sending to %s", url);
         return;
     }
     if (rc != CURLE_OK) {
         res->outcome = is_permanent(rc) ? SL_SINK_FAILED : SL_SINK_RETRY;
-        snprintf(res->error, sizeof(res->error), "%s %s: %s", h->method, url,
+        set_error(res, "%s %s: %s", h->method, url,
                  h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
         return;
     }
@@ -480,7 +490,7 @@ static void send_request(struct http_sink *h, const void *body, size_t len, stru
     res->outcome = is_transient ? SL_SINK_RETRY : SL_SINK_FAILED;
     if (is_transient)
         res->retry_after_ms = h->retry_after_ms;
-    snprintf(res->error, sizeof(res->error), "HTTP %ld from %s%s%s%s", status, url,
+    set_error(res, "HTTP %ld from %s%s%s%s", status, url,
              status >= 300 && status < 400 ? " (redirects are not followed)" : "", h->snippet_len ? ": " : "",
              h->snippet);
 }
@@ -506,7 +516,7 @@ static void http_write(void *ctx, const struct sl_sink_record *records, size_t n
         r.retry_after_ms = -1;
         if (is_cancelled(cancel)) {
             r.outcome = SL_SINK_RETRY;
-            snprintf(r.error, sizeof(r.error), "cancelled before sending");
+            set_error(&r, "cancelled before sending");
             break;
         }
         expand_url(h, &records[i], &h->url);
@@ -527,7 +537,7 @@ static void http_write(void *ctx, const struct sl_sink_record *records, size_t n
         if (headers == NULL || h->url.failed || (h->max_records > 1 && h->body.failed)) {
             curl_slist_free_all(headers);
             r.outcome = SL_SINK_RETRY;
-            snprintf(r.error, sizeof(r.error), "out of memory building a request of %zu records", count);
+            set_error(&r, "out of memory building a request of %zu records", count);
             break;
         }
         send_request(h, body, len, headers, &r);

@@ -340,3 +340,46 @@ enum sl_code sl_store_get_metadata(struct sl_store *store, const char *stream, s
     sl_store_end_read(store, txn);
     return code;
 }
+
+enum sl_code sl_store_list_streams(struct sl_store *store, const char *prefix,
+                                   bool (*fn)(const char *name, size_t len, void *arg), void *arg,
+                                   struct sl_error *err)
+{
+    MDB_txn *txn;
+    enum sl_code code = sl_store_begin_read(store, &txn, err);
+    if (code)
+        return code;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store->streams, &cur);
+    if (rc) {
+        sl_store_end_read(store, txn);
+        return sl_store_mdb_error(err, rc, "cannot list streams");
+    }
+    size_t plen = strlen(prefix);
+    MDB_val k = {plen, (void *)prefix}, v;
+    /* Names are copied out first: fn may read the store (a new transaction). */
+    struct sl_buf names;
+    sl_buf_init(&names);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if (k.mv_size >= 480)
+            continue;
+        sl_buf_append(&names, k.mv_data, k.mv_size);
+        sl_buf_putc(&names, '\0');
+    }
+    mdb_cursor_close(cur);
+    sl_store_end_read(store, txn);
+    if (names.failed) {
+        sl_buf_free(&names);
+        return sl_errorf(err, SL_E_NOMEM, "out of memory listing streams");
+    }
+    for (size_t off = 0; off < names.len;) {
+        size_t len = strlen(names.data + off);
+        if (!fn(names.data + off, len, arg))
+            break;
+        off += len + 1;
+    }
+    sl_buf_free(&names);
+    return SL_OK;
+}

@@ -187,6 +187,14 @@ enum sl_code sl_store_stream_info(struct sl_store *store, const char *stream, si
 enum sl_code sl_store_get_metadata(struct sl_store *store, const char *stream, size_t stream_len, char **json,
                                    int64_t *meta_revision, struct sl_error *err);
 
+/* Calls fn(name, len, arg) for each stream whose name starts with `prefix`,
+ * in byte order, until fn returns false. Only names up to 480 bytes are
+ * listed (longer ones are keyed by a hash). Used to find system streams such
+ * as `$connectors/...`. */
+enum sl_code sl_store_list_streams(struct sl_store *store, const char *prefix,
+                                   bool (*fn)(const char *name, size_t len, void *arg), void *arg,
+                                   struct sl_error *err);
+
 /* ---- the head and waiting for it ---- */
 
 /* Position of the last committed event (0 when the log is empty). */

@@ -118,14 +118,14 @@ class Api:
         return self.session.request(method, self.url(path), **kw)
 
     # -- appends --
-    def append(self, stream, evs, expected=None, headers=None):
+    def append(self, stream, evs, expected=None, headers=None, timeout=REQUEST_TIMEOUT):
         h = {"Content-Type": JSON}
         if expected is not None:
             h["Expected-Revision"] = str(expected)
         if headers:
             h.update(headers)
         body = evs if isinstance(evs, (bytes, str)) else json.dumps(evs)
-        return self.request("POST", stream_path(stream), data=body, headers=h)
+        return self.request("POST", stream_path(stream), data=body, headers=h, timeout=timeout)
 
     def append_ok(self, stream, evs, expected=None):
         """Appends and returns the 201 body, failing the test on anything else."""

@@ -114,7 +114,9 @@ def test_stream_read_with_a_bad_parameter_is_refused_naming_it(api, stream25, pa
     assert_error(api.read(stream25, **params), 400, BAD_INPUT, field=field)
 
 
-@pytest.mark.parametrize("path", ["/streams/bad%FFname", "/streams/bad%00name", "/streams/" + "a" * 1025])
+@pytest.mark.parametrize(
+    "path", ["/streams/bad%FFname", "/streams/bad%00name", "/streams/" + "a" * 1025], ids=["invalid UTF-8", "NUL", "1025 bytes"]
+)
 def test_read_of_an_invalid_stream_name_is_refused_naming_the_stream(api, path):
     assert_error(api.get(path), 400, BAD_INPUT, field="stream")
 

@@ -42,9 +42,9 @@ struct test_server {
     pthread_t workers[MAX_WORKERS];
     int n_workers;
 
-    atomic_int aborts;        /* on_abort calls */
-    atomic_int drains;        /* on_drain calls */
-    atomic_int async_pending; /* /async requests not yet answered */
+    atomic_int aborts;                   /* on_abort calls */
+    atomic_int drains;                   /* on_drain calls */
+    atomic_int async_pending;            /* /async requests not yet answered */
     struct sl_http_request *held_stream; /* loop thread only */
 };
 
@@ -146,8 +146,8 @@ static void handle_async(struct test_server *ts, struct sl_http_request *req)
     req->on_abort = count_abort;
     atomic_fetch_add(&ts->async_pending, 1);
     pthread_mutex_lock(&ts->mu);
-    bool is_started =
-        ts->n_workers < MAX_WORKERS && pthread_create(&ts->workers[ts->n_workers], NULL, async_worker, job) == 0;
+    bool is_started = ts->n_workers < MAX_WORKERS &&
+                      pthread_create(&ts->workers[ts->n_workers], NULL, async_worker, job) == 0;
     if (is_started)
         ts->n_workers++;
     pthread_mutex_unlock(&ts->mu);
@@ -587,8 +587,10 @@ static void test_keep_alive_connection_serves_several_requests(void **state)
     client_send(&cl, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
     expect_response(&cl, 200, "POST /echo q= body=hello");
 
-    client_send(&cl, "PUT http://example.com/echo?abs=1#frag HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    client_send(
+        &cl,
+        "PUT http://example.com/echo?abs=1#frag HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
     expect_response(&cl, 200, "PUT /echo q=abs=1 body=abcde");
 
     client_send(&cl, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -704,7 +706,7 @@ static void test_pipelined_input_behind_a_pending_request_is_bounded(void **stat
     expect_response(&cl, 200, "n=12582912");
     pthread_join(sender, NULL);
     assert_true(ps.is_ok);
-    fprintf(stderr, "SENT %zu\n", sent_while_pending); assert_true(sent_while_pending < (size_t)8 * 1024 * 1024);
+    assert_true(sent_while_pending < (size_t)8 * 1024 * 1024);
     client_close(&cl);
     stop_server(&ts);
 }
@@ -803,6 +805,46 @@ static void test_headers_reach_the_handler_lower_cased(void **state)
     stop_server(&ts);
 }
 
+static void test_chunked_body_of_many_small_chunks_is_read_whole(void **state)
+{
+    (void)state;
+    struct test_server ts;
+    start_server(&ts, NULL);
+    struct client cl;
+    client_open(&cl, ts.port);
+
+    /* 20 000 chunk heads: framing, not header bytes, whatever their total. */
+    char *req = malloc(20000 * 6 + 128);
+    size_t len = (size_t)sprintf(req, "POST /count HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 20000; i++)
+        len += (size_t)sprintf(req + len, "1\r\nz\r\n");
+    len += (size_t)sprintf(req + len, "0\r\n\r\n");
+    assert_true(send_all(cl.fd, req, len));
+    free(req);
+    expect_response(&cl, 200, "n=20000");
+    client_close(&cl);
+    stop_server(&ts);
+}
+
+static void test_expect_100_continue_is_answered_before_the_body(void **state)
+{
+    (void)state;
+    struct test_server ts;
+    start_server(&ts, NULL);
+    struct client cl;
+    client_open(&cl, ts.port);
+
+    client_send(&cl, "POST /count HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    while (memmem(cl.buf ? cl.buf : "", cl.len, "\r\n\r\n", 4) == NULL)
+        assert_true(client_fill(&cl));
+    assert_memory_equal(cl.buf, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    client_consume(&cl, 25);
+    client_send(&cl, "body");
+    expect_response(&cl, 200, "n=4");
+    client_close(&cl);
+    stop_server(&ts);
+}
+
 static void test_content_length_over_the_limit_is_refused_with_413(void **state)
 {
     (void)state;
@@ -894,7 +936,8 @@ struct slowloris {
 static void *run_slowloris(void *arg)
 {
     struct slowloris *sl = arg;
-    const char *req = "GET /echo HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const char *req =
+        "GET /echo HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     int fd = connect_to(sl->port);
     if (fd < 0)
         return NULL;
@@ -941,7 +984,7 @@ static void test_slowloris_is_cut_off_at_the_header_timeout_while_others_are_ser
     client_close(&cl);
     pthread_join(thread, NULL);
 
-    fprintf(stderr, "SLOW %lld %d\n", (long long)sl.elapsed_ms, sl.status); assert_true(sl.is_cut_off);
+    assert_true(sl.is_cut_off);
     assert_int_equal(sl.status, 408);
     assert_true(sl.elapsed_ms >= 900);
     assert_true(sl.elapsed_ms < 2000);
@@ -1102,7 +1145,7 @@ static void test_stream_back_pressure_calls_on_drain(void **state)
     assert_int_equal(r.status, 200);
     assert_int_equal(r.body_len, total);
     response_free(&r);
-    fprintf(stderr, "DRAINS %d\n", atomic_load(&ts.drains)); assert_true(atomic_load(&ts.drains) >= 1);
+    assert_true(atomic_load(&ts.drains) >= 1);
     assert_int_equal(atomic_load(&ts.aborts), 0);
     client_close(&cl);
     stop_server(&ts);
@@ -1398,6 +1441,8 @@ int main(void)
         cmocka_unit_test(test_five_thousand_headers_are_refused_with_431),
         cmocka_unit_test(test_header_block_within_a_small_limit_passes_and_one_over_fails),
         cmocka_unit_test(test_headers_reach_the_handler_lower_cased),
+        cmocka_unit_test(test_chunked_body_of_many_small_chunks_is_read_whole),
+        cmocka_unit_test(test_expect_100_continue_is_answered_before_the_body),
         cmocka_unit_test(test_content_length_over_the_limit_is_refused_with_413),
         cmocka_unit_test(test_chunked_body_over_the_limit_is_refused_with_413),
         cmocka_unit_test(test_garbage_is_refused_with_400),

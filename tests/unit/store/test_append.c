@@ -384,6 +384,54 @@ static void test_concurrent_multi_event_appends_are_contiguous_in_the_log(void *
     log_copy_free(&log);
 }
 
+/* An append of no events is either refused as invalid or a no-op; it never
+ * writes anything. */
+static void test_empty_append_writes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "s", 1);
+    uint64_t head = sl_store_head(f->store);
+    struct sl_write w;
+    memset(&w, 0, sizeof(w));
+    w.kind = SL_WRITE_APPEND;
+    w.stream = "s";
+    w.stream_len = 1;
+    w.expected = rev_any();
+    w.events = NULL;
+    w.n_events = 0;
+    enum sl_code code = sl_store_write(f->store, &w);
+    print_message("an append of no events returned %s\n", sl_code_name(code));
+    assert_true(code == SL_OK || code == SL_E_INVALID);
+    assert_int_equal(sl_store_head(f->store), head);
+    if (code == SL_OK)
+        assert_int_equal(w.last_revision, 0);
+}
+
+static void test_event_without_data_reads_back_empty(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_new_event ev;
+    make_event(&ev, 73, 0);
+    ev.flags = 0;
+    ev.data = NULL;
+    ev.data_len = 0;
+    struct sl_write w;
+    memset(&w, 0, sizeof(w));
+    w.kind = SL_WRITE_APPEND;
+    w.stream = "empty";
+    w.stream_len = 5;
+    w.expected = rev_no_stream();
+    w.events = &ev;
+    w.n_events = 1;
+    assert_code(sl_store_write(f->store, &w), SL_OK, &w.err);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "empty", 0, false, 10, &r);
+    assert_revisions(&r, 0);
+    assert_int_equal(r.events[0].data_len, 0);
+    assert_int_equal(r.events[0].metadata_len, 0);
+    sl_read_result_free(&r);
+}
+
 static void test_append_to_all_is_refused(void **state)
 {
     struct fixture *f = *state;
@@ -618,6 +666,60 @@ static void test_stream_name_of_1024_bytes_is_accepted_and_read_back(void **stat
     assert_int_equal(w.last_revision, 0);
 }
 
+/* Two 1000-byte names that differ only in their last bytes. */
+static void make_long_name(char *out, size_t len, char last)
+{
+    memset(out, 'p', len);
+    out[len - 1] = last;
+    out[len] = '\0';
+}
+
+static void test_long_stream_names_sharing_a_prefix_are_distinct_streams(void **state)
+{
+    struct fixture *f = *state;
+    char a[1001], b[1001];
+    make_long_name(a, 1000, 'a');
+    make_long_name(b, 1000, 'b');
+    struct sl_write w;
+    assert_code(append_generated(f->store, a, rev_no_stream(), 70, 0, 3, &w), SL_OK, &w.err);
+    assert_code(append_generated(f->store, b, rev_no_stream(), 71, 0, 1, &w), SL_OK, &w.err);
+    assert_int_equal(w.last_revision, 0);
+    assert_code(append_generated(f->store, b, rev_exact(0), 71, 1, 1, &w), SL_OK, &w.err);
+    assert_int_equal(w.last_revision, 1);
+
+    /* Each name reads back its own events, with its full name. */
+    struct sl_read_result r;
+    read_stream_ok(f->store, a, 0, false, 10, &r);
+    assert_revisions(&r, 0, 1, 2);
+    assert_true(id_is(r.events[0].id, 70, 0));
+    assert_int_equal(r.events[0].stream_len, 1000);
+    assert_memory_equal(r.events[0].stream, a, 1000);
+    sl_read_result_free(&r);
+    read_stream_ok(f->store, b, 0, false, 10, &r);
+    assert_revisions(&r, 0, 1);
+    assert_true(id_is(r.events[0].id, 71, 0));
+    sl_read_result_free(&r);
+
+    /* The log names them in full too. */
+    struct log_copy log;
+    log_copy_read(f->store, 100, &log);
+    assert_int_equal(log_count_stream(&log, a), 3);
+    assert_int_equal(log_count_stream(&log, b), 2);
+    log_copy_free(&log);
+
+    /* Deleting one leaves the other. */
+    assert_code(delete_stream(f->store, a, rev_any(), true, &w), SL_OK, &w.err);
+    assert_code(read_stream_code(f->store, a, false), SL_E_DELETED, NULL);
+    assert_code(read_stream_code(f->store, b, false), SL_OK, NULL);
+    assert_false(stream_info_of(f->store, b).is_tombstoned);
+
+    fixture_reopen(f);
+    assert_code(read_stream_code(f->store, a, false), SL_E_DELETED, NULL);
+    read_stream_ok(f->store, b, 0, false, 10, &r);
+    assert_revisions(&r, 0, 1);
+    sl_read_result_free(&r);
+}
+
 static void test_default_limits_are_ten_thousand_events_and_eight_mebibytes(void **state)
 {
     struct fixture *f = *state;
@@ -690,6 +792,8 @@ int main(void)
         STORE_TEST(test_multi_event_append_gets_consecutive_revisions_and_increasing_positions),
         STORE_TEST(test_positions_strictly_increase_across_appends),
         STORE_TEST(test_concurrent_multi_event_appends_are_contiguous_in_the_log),
+        STORE_TEST(test_empty_append_writes_nothing),
+        STORE_TEST(test_event_without_data_reads_back_empty),
         STORE_TEST(test_append_to_all_is_refused),
         STORE_TEST(test_done_runs_once_on_the_writer_thread_after_commit),
         cmocka_unit_test_setup_teardown(test_invalid_appends_are_refused_with_a_message, setup_small_limits,
@@ -697,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_appends_at_the_limits_are_accepted, setup_small_limits,
                                         fixture_teardown),
         STORE_TEST(test_stream_name_of_1024_bytes_is_accepted_and_read_back),
+        STORE_TEST(test_long_stream_names_sharing_a_prefix_are_distinct_streams),
         STORE_TEST(test_default_limits_are_ten_thousand_events_and_eight_mebibytes),
         STORE_TEST(test_invalid_delete_is_refused),
     };

@@ -333,6 +333,110 @@ static void test_writes_submitted_by_one_thread_apply_in_order(void **state)
     done_counter_destroy(&counter);
 }
 
+/* One refused write in a group commit does not take the others with it. */
+static void test_a_refused_write_in_a_batch_leaves_the_others_written(void **state)
+{
+    struct fixture *f = *state;
+    append_ok(f->store, "b", 2);
+    struct done_counter counter;
+    done_counter_init(&counter);
+    enum { N = 30 };
+    struct sl_write w[N];
+    struct sl_error err;
+    for (int i = 0; i < N; i++) {
+        char *name = malloc(8);
+        snprintf(name, 8, "%c", "abc"[i % 3]);
+        /* Every stream "b" write expects revision 0, which is stale: refused. */
+        write_init_append(&w[i], name, name[0] == 'b' ? rev_exact(0) : rev_any(), 9700, (uint32_t)i, 2);
+        w[i].done = count_done;
+        w[i].user = &counter;
+        assert_code(sl_store_submit(f->store, &w[i], &err), SL_OK, &err);
+    }
+    assert_true(done_counter_wait(&counter, N, 10000));
+    for (int i = 0; i < N; i++) {
+        if (w[i].stream[0] == 'b') {
+            assert_code(w[i].code, SL_E_WRONG_REVISION, &w[i].err);
+            assert_int_equal(w[i].actual_revision, 1);
+        } else {
+            assert_code(w[i].code, SL_OK, &w[i].err);
+        }
+        write_release(&w[i]);
+        free((char *)w[i].stream);
+    }
+    struct sl_read_result r;
+    read_stream_ok(f->store, "a", 0, false, 100, &r);
+    assert_int_equal(r.count, 2 * N / 3);
+    sl_read_result_free(&r);
+    read_stream_ok(f->store, "c", 0, false, 100, &r);
+    assert_int_equal(r.count, 2 * N / 3);
+    sl_read_result_free(&r);
+    read_stream_ok(f->store, "b", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1);
+    sl_read_result_free(&r);
+    done_counter_destroy(&counter);
+}
+
+struct reader {
+    struct sl_store *store;
+    atomic_bool *stop;
+    int reads;
+    int torn_reads;      /* a stream read that saw part of an append */
+    int unreadable_head; /* the published head could not be read */
+    int read_errors;
+};
+
+#define TORN_BATCH 10
+
+static void *read_while_writing(void *arg)
+{
+    struct reader *rd = arg;
+    while (!atomic_load(rd->stop)) {
+        struct sl_read_result r;
+        struct sl_error err;
+        uint64_t head = sl_store_head(rd->store);
+        if (head > 0) {
+            memset(&r, 0, sizeof(r));
+            if (sl_store_read_at(rd->store, head, &r, &err) != SL_OK || r.count != 1)
+                rd->unreadable_head++;
+            sl_read_result_free(&r);
+        }
+        memset(&r, 0, sizeof(r));
+        enum sl_code code = sl_store_read_stream(rd->store, STR_ARGS("atomic"), 0, false, 100000, &r, &err);
+        if (code == SL_OK) {
+            if (r.count % TORN_BATCH != 0)
+                rd->torn_reads++;
+        } else if (code != SL_E_NOT_FOUND) {
+            rd->read_errors++;
+        }
+        sl_read_result_free(&r);
+        rd->reads++;
+    }
+    return NULL;
+}
+
+static void test_readers_never_see_part_of_an_append_or_an_unreadable_head(void **state)
+{
+    struct fixture *f = *state;
+    atomic_bool stop = false;
+    struct reader readers[2] = {{f->store, &stop, 0, 0, 0, 0}, {f->store, &stop, 0, 0, 0, 0}};
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&threads[i], NULL, read_while_writing, &readers[i]);
+    for (int i = 0; i < 150; i++) {
+        struct sl_write w;
+        assert_code(append_generated(f->store, "atomic", rev_any(), fresh_seed(), 0, TORN_BATCH, &w), SL_OK,
+                    &w.err);
+    }
+    atomic_store(&stop, true);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(threads[i], NULL);
+        print_message("reader %d: %d reads\n", i, readers[i].reads);
+        assert_int_equal(readers[i].torn_reads, 0);
+        assert_int_equal(readers[i].unreadable_head, 0);
+        assert_int_equal(readers[i].read_errors, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +444,8 @@ int main(void)
         STORE_TEST(test_concurrent_appends_at_the_same_revision_let_exactly_one_through),
         STORE_TEST(test_concurrent_no_stream_appends_create_the_stream_once),
         STORE_TEST(test_writes_submitted_by_one_thread_apply_in_order),
+        STORE_TEST(test_a_refused_write_in_a_batch_leaves_the_others_written),
+        STORE_TEST(test_readers_never_see_part_of_an_append_or_an_unreadable_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -306,6 +306,27 @@ static void test_delete_and_appends_queued_together_apply_in_order(void **state)
     done_counter_destroy(&counter);
 }
 
+/* `$$` + a name of the maximum length is a valid (metadata) stream name of
+ * 1026 bytes; deleting it must work or fail cleanly like any other. */
+static void test_deleting_a_metadata_stream_with_the_longest_name_is_safe(void **state)
+{
+    struct fixture *f = *state;
+    static char name[SL_MAX_STREAM_NAME + 3];
+    name[0] = '$';
+    name[1] = '$';
+    memset(name + 2, 'L', SL_MAX_STREAM_NAME);
+    name[SL_MAX_STREAM_NAME + 2] = '\0';
+    struct sl_write w;
+    assert_code(append_json(f->store, name, rev_any(), "$metadata", "{\"$maxCount\":3}", &w), SL_OK, &w.err);
+    for (int tombstone = 0; tombstone <= 1; tombstone++) {
+        enum sl_code code = delete_stream(f->store, name, rev_any(), tombstone, &w);
+        print_message("%s of a %zu-byte $$ stream: %s\n", tombstone ? "tombstone" : "soft delete",
+                      strlen(name), sl_code_name(code));
+        assert_true(code == SL_OK || code == SL_E_INVALID || code == SL_E_NOT_FOUND);
+    }
+    assert_code(read_stream_code(f->store, name, false), SL_E_DELETED, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +344,7 @@ int main(void)
         STORE_TEST(test_soft_deleting_one_stream_leaves_similar_names_alone),
         STORE_TEST(test_metadata_written_after_soft_delete_does_not_bring_back_old_events),
         STORE_TEST(test_delete_and_appends_queued_together_apply_in_order),
+        STORE_TEST(test_deleting_a_metadata_stream_with_the_longest_name_is_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

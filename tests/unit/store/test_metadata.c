@@ -88,6 +88,32 @@ static void test_metadata_survives_close_and_reopen(void **state)
     sl_read_result_free(&r);
 }
 
+static void test_metadata_of_a_stream_with_a_1024_byte_name_applies(void **state)
+{
+    struct fixture *f = *state;
+    static char name[SL_MAX_STREAM_NAME + 1];
+    memset(name, 'm', SL_MAX_STREAM_NAME);
+    name[SL_MAX_STREAM_NAME] = '\0';
+    append_ok(f->store, name, 5);
+    set_metadata(f->store, name, "{\"$maxCount\":2}");
+    int64_t revision;
+    char *json = get_metadata(f->store, name, &revision);
+    assert_string_equal(json, "{\"$maxCount\":2}");
+    assert_int_equal(revision, 0);
+    free(json);
+    struct sl_read_result r;
+    read_stream_ok(f->store, name, 0, false, 100, &r);
+    assert_revisions(&r, 3, 4);
+    sl_read_result_free(&r);
+
+    /* A name one byte different has no metadata. */
+    name[SL_MAX_STREAM_NAME - 1] = 'x';
+    append_ok(f->store, name, 3);
+    read_stream_ok(f->store, name, 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2);
+    sl_read_result_free(&r);
+}
+
 static void test_max_count_shows_only_the_last_events(void **state)
 {
     struct fixture *f = *state;
@@ -371,6 +397,7 @@ int main(void)
         STORE_TEST(test_metadata_is_an_empty_object_when_none_was_written),
         STORE_TEST(test_metadata_is_the_last_event_of_the_metadata_stream),
         STORE_TEST(test_metadata_survives_close_and_reopen),
+        STORE_TEST(test_metadata_of_a_stream_with_a_1024_byte_name_applies),
         STORE_TEST(test_max_count_shows_only_the_last_events),
         STORE_TEST(test_max_count_written_before_the_stream_applies_to_it),
         STORE_TEST(test_truncate_before_hides_earlier_revisions),

@@ -324,6 +324,42 @@ static void test_reads_survive_close_and_reopen(void **state)
     log_copy_free(&after);
 }
 
+static void test_reads_with_the_largest_count_return_everything(void **state)
+{
+    struct fixture *f = *state;
+    write_numbers(f->store);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "numbers", 0, false, SIZE_MAX, &r);
+    assert_int_equal(r.count, 10);
+    assert_false(r.has_next);
+    sl_read_result_free(&r);
+    read_stream_ok(f->store, "numbers", SL_REVISION_END, true, SIZE_MAX, &r);
+    assert_int_equal(r.count, 10);
+    sl_read_result_free(&r);
+    struct sl_error err;
+    memset(&r, 0, sizeof(r));
+    assert_code(sl_store_read_all(f->store, 0, false, SIZE_MAX, NULL, 0, &r, &err), SL_OK, &err);
+    assert_int_equal(r.count, 20);
+    sl_read_result_free(&r);
+    memset(&r, 0, sizeof(r));
+    assert_code(sl_store_read_all(f->store, SL_POSITION_END, true, SIZE_MAX, NULL, SIZE_MAX, &r, &err), SL_OK,
+                &err);
+    assert_int_equal(r.count, 20);
+    sl_read_result_free(&r);
+}
+
+static void test_read_from_a_negative_revision_is_invalid(void **state)
+{
+    struct fixture *f = *state;
+    write_numbers(f->store);
+    struct sl_read_result r;
+    struct sl_error err;
+    memset(&r, 0, sizeof(r));
+    assert_code(sl_store_read_stream(f->store, STR_ARGS("numbers"), -5, false, 10, &r, &err), SL_E_INVALID,
+                &err);
+    sl_read_result_free(&r);
+}
+
 /* ---- the log ---- */
 
 static void read_all_ok(struct sl_store *store, uint64_t from, bool backwards, size_t count,
@@ -714,6 +750,8 @@ int main(void)
         STORE_TEST(test_stream_info_and_metadata_with_an_invalid_name_are_invalid),
         STORE_TEST(test_read_event_carries_everything_that_was_written),
         STORE_TEST(test_reads_survive_close_and_reopen),
+        STORE_TEST(test_reads_with_the_largest_count_return_everything),
+        STORE_TEST(test_read_from_a_negative_revision_is_invalid),
         STORE_TEST(test_read_all_forwards_includes_from),
         STORE_TEST(test_read_all_backwards_excludes_from_and_end_includes_the_head),
         STORE_TEST(test_read_all_pages_both_ways_through_next),

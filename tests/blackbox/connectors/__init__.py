@@ -1,0 +1,1 @@
+"""Black-box tests of sluice's connectors (spec/connectors.md)."""
