@@ -17,6 +17,7 @@ static void usage(FILE *out)
             "  %-11s %s\n",
             "serve", "run the event store server");
     sl_cli_commands_usage(out);
+    fprintf(out, "  %-11s %s\n", "connectors", "manage connectors (create, list, start, stop, ...)");
     fprintf(out, "\n'sluice <command> --help' shows a command's options; 'sluice --version' the version.\n");
 }
 
@@ -54,7 +55,8 @@ int main(int argc, char **argv)
         puts("sluice " SL_VERSION);
         return SL_EXIT_OK;
     }
-    if (strcmp(command, "serve") != 0 && !sl_cli_is_command(command)) {
+    bool is_connectors = strcmp(command, "connectors") == 0;
+    if (strcmp(command, "serve") != 0 && !is_connectors && !sl_cli_is_command(command)) {
         fprintf(stderr, "sluice: unknown command '%s'\n\n", command);
         usage(stderr);
         return SL_EXIT_USAGE;
@@ -67,6 +69,8 @@ int main(int argc, char **argv)
     int code;
     if (strcmp(command, "serve") == 0)
         code = serve(argc - 2, argv + 2);
+    else if (is_connectors)
+        code = sl_cli_connectors_main(argc - 2, argv + 2);
     else
         code = sl_cli_main(command, argc - 2, argv + 2);
     curl_global_cleanup();

@@ -1,8 +1,8 @@
 /* serve.c: `sluice serve`: the store, the API and the network loop, wired. */
 #include "api/serve.h"
 
+#include <limits.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 
 #include "api/api.h"
 #include "connectors/manager.h"
@@ -32,6 +32,11 @@ static void on_shutdown(void *arg)
     sl_subscriptions_end_all(api->subs);
 }
 
+static int clamp_ms(size_t ms)
+{
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 int sl_serve_main(const struct sl_config *cfg)
 {
     struct sl_error err = {0};
@@ -51,12 +56,16 @@ int sl_serve_main(const struct sl_config *cfg)
         sl_store_close(api.store);
         return 1;
     }
-    api.admin_token = getenv("SLUICE_ADMIN_TOKEN");
+    api.admin_token = cfg->admin_token;
     api.subs = sl_subscriptions_new(&api);
     struct sl_server_options o = {
         .host = cfg->listen_host,
         .port = cfg->listen_port,
-        .limits = {.max_header_bytes = cfg->max_header_bytes, .max_body_bytes = cfg->max_body_bytes},
+        .limits = {.max_header_bytes = cfg->max_header_bytes,
+                   .max_body_bytes = cfg->max_body_bytes,
+                   .header_timeout_ms = clamp_ms(cfg->header_timeout_ms),
+                   .request_timeout_ms = clamp_ms(cfg->request_timeout_ms),
+                   .idle_timeout_ms = clamp_ms(cfg->idle_timeout_ms)},
         .handler = sl_api_handle,
         .handler_arg = &api,
     };

@@ -29,6 +29,9 @@ bool sl_cli_is_command(const char *command);
 /* Runs `command` with the `argc` arguments that follow it. */
 int sl_cli_main(const char *command, int argc, char **argv);
 
+/* `sluice connectors <command> ...`: the connectors management API. */
+int sl_cli_connectors_main(int argc, char **argv);
+
 /* Prints one line per client command (name and summary), for `sluice --help`. */
 void sl_cli_commands_usage(FILE *out);
 

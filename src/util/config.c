@@ -53,6 +53,14 @@ static const struct opt_def opt_defs[] = {
      "most events in one append; 0 = 10000"},
     {"max-header-bytes", "SLUICE_MAX_HEADER_BYTES", OPT_BYTES, FIELD(max_header_bytes), 0, "BYTES", "0",
      "largest request header block; 0 = 64 KiB"},
+    {"header-timeout-ms", "SLUICE_HEADER_TIMEOUT_MS", OPT_COUNT, FIELD(header_timeout_ms), 0, "MS", "0",
+     "time a client has to send a request's headers; 0 = 10000"},
+    {"request-timeout-ms", "SLUICE_REQUEST_TIMEOUT_MS", OPT_COUNT, FIELD(request_timeout_ms), 0, "MS", "0",
+     "time a client has to send a whole request; 0 = 60000"},
+    {"idle-timeout-ms", "SLUICE_IDLE_TIMEOUT_MS", OPT_COUNT, FIELD(idle_timeout_ms), 0, "MS", "0",
+     "keep-alive connections idle this long are closed; 0 = 60000"},
+    {"admin-token", "SLUICE_ADMIN_TOKEN", OPT_PATH, FIELD(admin_token), 0, "TOKEN", NULL,
+     "bearer token of the admin, who may see connector secrets with showSecrets=true; none by default"},
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -475,6 +483,7 @@ void sl_config_free(struct sl_config *cfg)
     free(cfg->data_dir);
     free(cfg->listen_host);
     free(cfg->config_file);
+    free(cfg->admin_token);
     memset(cfg, 0, sizeof(*cfg));
 }
 

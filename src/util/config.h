@@ -51,6 +51,10 @@ struct sl_config {
     size_t max_event_bytes;   /* one event's data + metadata; 0 = store default (8 MiB) */
     size_t max_append_events; /* events in one append; 0 = store default (10 000) */
     size_t max_header_bytes;  /* request header block; 0 = server default (64 KiB) */
+    size_t header_timeout_ms; /* 0 = server default */
+    size_t request_timeout_ms;
+    size_t idle_timeout_ms;
+    char *admin_token; /* may see connector secrets; NULL = nobody */
 
     bool wants_help; /* --help was given: print sl_config_usage() and stop */
 };
