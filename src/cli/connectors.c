@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "connectors/definition.h"
+#include "sinks/sink.h"
 
 static const char usage_text[] =
     "usage: sluice connectors <command> [ID] [options]\n\n"
@@ -21,7 +23,8 @@ static const char usage_text[] =
     "  stop ID                      stop it\n"
     "  reset ID [--position P]      restart a stopped connector from P (default: the beginning)\n"
     "  rename ID --name N           rename it\n"
-    "  delete ID                    delete a stopped connector\n\n"
+    "  delete ID                    delete a stopped connector\n"
+    "  doc                          print the settings of every sink type as Markdown (no server needed)\n\n"
     "options: --server URL (default $SLUICE_SERVER, else " SL_CLIENT_DEFAULT_SERVER ")\n";
 
 struct args {
@@ -201,10 +204,33 @@ static int run(struct sl_client *c, struct args *a)
     return code;
 }
 
+/* The settings reference, printed from the same tables that validate them. */
+static int print_doc(void)
+{
+    struct sl_buf b;
+    sl_buf_init(&b);
+    sl_buf_puts(&b, "## Settings of every connector\n\n");
+    sl_settings_write_markdown(&b, sl_connector_settings);
+    for (const struct sl_sink_type *const *t = sl_sink_types(); *t; t++) {
+        sl_buf_printf(&b, "\n## `%s`", (*t)->name);
+        for (const char *const *alias = (*t)->aliases; alias && *alias; alias++)
+            sl_buf_printf(&b, "%s`%s`", alias == (*t)->aliases ? " (also " : ", ", *alias);
+        sl_buf_puts(&b, (*t)->aliases && (*t)->aliases[0] ? ")\n\n" : "\n\n");
+        sl_settings_write_markdown(&b, (*t)->settings);
+    }
+    bool ok = !b.failed && fwrite(b.data, 1, b.len, stdout) == b.len;
+    sl_buf_free(&b);
+    return ok ? SL_EXIT_OK : SL_EXIT_REFUSED;
+}
+
 int sl_cli_connectors_main(int argc, char **argv)
 {
     struct args a = {.settings = json_object()};
     int code = parse(argc, argv, &a);
+    if (code < 0 && strcmp(a.command, "doc") == 0) {
+        json_decref(a.settings);
+        return print_doc();
+    }
     if (code < 0) {
         const char *env = getenv("SLUICE_SERVER");
         const char *server = a.server ? a.server : env && env[0] ? env : SL_CLIENT_DEFAULT_SERVER;

@@ -365,3 +365,35 @@ void sl_settings_validate(const struct sl_settings *s, const struct sl_setting *
         }
     }
 }
+
+void sl_settings_write_markdown(struct sl_buf *b, const struct sl_setting *table)
+{
+    static const char *const type_names[] = {"string", "integer", "boolean", "enum", "URL", "base64"};
+    sl_buf_puts(b, "| key | type | default | | description |\n|---|---|---|---|---|\n");
+    for (const struct sl_setting *d = table; d->key; d++) {
+        char type[160];
+        if (d->type == SL_SET_ENUM) {
+            /* `|` would end the table cell. */
+            size_t n = 0;
+            for (const char *c = d->choices; *c && n + 3 < sizeof(type); c++) {
+                if (*c == '|') {
+                    type[n++] = ',';
+                    type[n++] = ' ';
+                } else {
+                    type[n++] = *c;
+                }
+            }
+            type[n] = '\0';
+        }
+        else if (d->type == SL_SET_INT && (d->min || d->max) && d->max != INT64_MAX)
+            snprintf(type, sizeof(type), "integer %lld..%lld", (long long)d->min, (long long)d->max);
+        else
+            snprintf(type, sizeof(type), "%s", type_names[d->type]);
+        sl_buf_printf(b, "| `%s%s` | %s | %s%s%s | %s%s | %s |\n", d->key,
+                      (d->flags & SL_SETTING_PREFIX) ? "<Name>" : "", type,
+                      d->default_value && d->default_value[0] ? "`" : "",
+                      d->default_value ? d->default_value : "", d->default_value && d->default_value[0] ? "`" : "",
+                      (d->flags & SL_SETTING_REQUIRED) ? "required" : "",
+                      (d->flags & SL_SETTING_SECRET) ? "secret (shown as `***`)" : "", d->help ? d->help : "");
+    }
+}

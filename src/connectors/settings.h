@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
 #include "util/error.h"
 
 enum sl_setting_type {
@@ -99,6 +100,10 @@ void sl_violations_free(struct sl_violations *v);
  * violation found, not only the first. */
 void sl_settings_validate(const struct sl_settings *s, const struct sl_setting *const *tables,
                           struct sl_violations *out);
+
+/* Appends a Markdown table of `table` (key, type, default, required/secret,
+ * description): the settings reference in the docs is printed from it. */
+void sl_settings_write_markdown(struct sl_buf *b, const struct sl_setting *table);
 
 /* The declaration of `key` in the tables, or NULL. */
 const struct sl_setting *sl_settings_find(const struct sl_setting *const *tables, const char *key);

@@ -500,7 +500,7 @@ static int on_headers_complete(http_parser *p)
     arm_timer(c, SL_TIMER_BODY, deadline > now ? deadline - now : 0);
 
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body_bytes)
-        return refuse_request(c, 413, "payload-too-large",
+        return refuse_request(c, 413, "too-large",
                               "the request body of %" PRIu64 " bytes is over the limit of %zu bytes",
                               (uint64_t)p->content_length, lim->max_body_bytes);
 
@@ -522,7 +522,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
     struct sl_http_req *r = c->req;
     size_t max = c->srv->limits.max_body_bytes;
     if (len > max || r->body.len > max - len)
-        return refuse_request(c, 413, "payload-too-large", "the request body is over the limit of %zu bytes",
+        return refuse_request(c, 413, "too-large", "the request body is over the limit of %zu bytes",
                               max);
     sl_buf_append(&r->body, at, len);
     return r->body.failed ? no_memory(c) : 0;

@@ -92,6 +92,7 @@ static void init_curl(void)
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* A setting's value or default, "" when it has neither. */
 static const char *setting(const struct sl_settings *s, const char *key)
 {
     const char *v = sl_settings_str(s, http_settings, key);
@@ -148,21 +149,24 @@ static bool has_header(const struct curl_slist *list, const char *name)
 /* The headers of one request: for one record (`rec`), its content type and
  * headers; for a batch (`rec` NULL), the JSON content type and the batch size.
  * Then authentication, and the default headers not already set. NULL on OOM. */
-static struct curl_slist *request_headers(struct http_sink *h, const struct sl_sink_record *rec, size_t batch_n)
+static struct curl_slist *request_headers(struct http_sink *h, const struct sl_sink_record *rec,
+                                          size_t batch_n)
 {
     struct curl_slist *list = NULL;
     bool ok = true;
     if (rec) {
         const char *ct = rec->content_type && rec->content_type[0] ? rec->content_type
-                         : rec->is_json                             ? "application/json"
-                                                                    : "application/octet-stream";
+                         : rec->is_json                            ? "application/json"
+                                                                   : "application/octet-stream";
         ok = add_header(h, &list, "Content-Type", ct);
         for (size_t i = 0; ok && i < rec->n_headers; i++)
-            ok = add_header(h, &list, rec->headers[i].name, rec->headers[i].value ? rec->headers[i].value : "");
+            ok = add_header(h, &list, rec->headers[i].name,
+                            rec->headers[i].value ? rec->headers[i].value : "");
     } else {
         char n[24];
         snprintf(n, sizeof(n), "%zu", batch_n);
-        ok = add_header(h, &list, "Content-Type", "application/json") && add_header(h, &list, "esdb-batch-size", n);
+        ok = add_header(h, &list, "Content-Type", "application/json") &&
+             add_header(h, &list, "esdb-batch-size", n);
     }
     if (ok && h->auth_value)
         ok = add_header(h, &list, "Authorization", h->auth_value);
@@ -190,8 +194,8 @@ static void put_escaped(struct sl_buf *b, const char *s, size_t n)
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+            c == '.' || c == '_' || c == '~') {
             sl_buf_putc(b, (char)c);
         } else {
             char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -220,7 +224,8 @@ static void put_kebab(struct sl_buf *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (i > 0 && is_upper(c) &&
-            (is_lower_or_digit(s[i - 1]) || (is_upper(s[i - 1]) && i + 1 < n && s[i + 1] >= 'a' && s[i + 1] <= 'z')))
+            (is_lower_or_digit(s[i - 1]) ||
+             (is_upper(s[i - 1]) && i + 1 < n && s[i + 1] >= 'a' && s[i + 1] <= 'z')))
             sl_buf_putc(b, '-');
         if (c == '_' || c == ' ' || c == '\t')
             c = '-';
@@ -332,6 +337,7 @@ static size_t build_batch(struct http_sink *h, const struct sl_sink_record *recs
 
 /* ---- one request ---- */
 
+/* Notes Retry-After (seconds or an HTTP-date) as milliseconds from now. */
 static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
 {
     struct http_sink *h = arg;
@@ -381,6 +387,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return len;
 }
 
+/* Aborts the transfer (CURLE_ABORTED_BY_CALLBACK) once the caller cancels. */
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     (void)dltotal;
@@ -476,8 +483,7 @@ static void send_request(struct http_sink *h, const void *body, size_t len, stru
     }
     if (rc != CURLE_OK) {
         res->outcome = is_permanent(rc) ? SL_SINK_FAILED : SL_SINK_RETRY;
-        set_error(res, "%s %s: %s", h->method, url,
-                 h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+        set_error(res, "%s %s: %s", h->method, url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
         return;
     }
     long status = 0;
@@ -491,11 +497,13 @@ static void send_request(struct http_sink *h, const void *body, size_t len, stru
     if (is_transient)
         res->retry_after_ms = h->retry_after_ms;
     set_error(res, "HTTP %ld from %s%s%s%s", status, url,
-             status >= 300 && status < 400 ? " (redirects are not followed)" : "", h->snippet_len ? ": " : "",
-             h->snippet);
+              status >= 300 && status < 400 ? " (redirects are not followed)" : "",
+              h->snippet_len ? ": " : "", h->snippet);
 }
 
-static void fill_results(struct sl_sink_result *results, size_t from, size_t to, const struct sl_sink_result *r)
+/* Gives results[from..to) the outcome `r`. */
+static void fill_results(struct sl_sink_result *results, size_t from, size_t to,
+                         const struct sl_sink_result *r)
 {
     for (size_t i = from; i < to; i++)
         results[i] = *r;
@@ -504,8 +512,8 @@ static void fill_results(struct sl_sink_result *results, size_t from, size_t to,
 /* Sends records in order: one per request, or in batches to one URL each.
  * Stops at the first request not delivered; it and every later record get its
  * outcome. */
-static void http_write(void *ctx, const struct sl_sink_record *records, size_t n, struct sl_sink_result *results,
-                       const _Atomic bool *cancel)
+static void http_write(void *ctx, const struct sl_sink_record *records, size_t n,
+                       struct sl_sink_result *results, const _Atomic bool *cancel)
 {
     struct http_sink *h = ctx;
     h->cancel = cancel;
@@ -553,6 +561,7 @@ static void http_write(void *ctx, const struct sl_sink_record *records, size_t n
 
 /* ---- life cycle ---- */
 
+/* Frees the sink and closes its connection. NULL-safe. */
 static void http_destroy(void *ctx)
 {
     struct http_sink *h = ctx;
@@ -638,24 +647,28 @@ static char *auth_value(const struct sl_settings *s, bool *ok)
 }
 
 /* Settings -> a sink with its curl handle set up; connects on the first write. */
-static enum sl_code http_create(const struct sl_settings *s, const char *connector_id, void **ctx, struct sl_error *err)
+static enum sl_code http_create(const struct sl_settings *s, const char *connector_id, void **ctx,
+                                struct sl_error *err)
 {
     (void)connector_id;
     *ctx = NULL;
     pthread_once(&curl_once, init_curl);
     if (curl_init_result != CURLE_OK)
-        return sl_errorf(err, SL_E_INTERNAL, "libcurl failed to start: %s", curl_easy_strerror(curl_init_result));
+        return sl_errorf(err, SL_E_INTERNAL, "libcurl failed to start: %s",
+                         curl_easy_strerror(curl_init_result));
     const char *url = setting(s, "url");
     if (url[0] == '\0')
         return sl_field_errorf(err, SL_E_INVALID, "url", "url is required");
     const char *method = setting(s, "method");
     if (strcasecmp(method, "POST") != 0 && strcasecmp(method, "PUT") != 0 && strcasecmp(method, "PATCH") != 0)
-        return sl_field_errorf(err, SL_E_INVALID, "method", "method must be POST, PUT or PATCH, not %s", method);
+        return sl_field_errorf(err, SL_E_INVALID, "method", "method must be POST, PUT or PATCH, not %s",
+                               method);
     const char *ca_file = setting(s, "tls:caFile");
     if (ca_file[0]) {
         FILE *f = fopen(ca_file, "r");
         if (f == NULL)
-            return sl_field_errorf(err, SL_E_INVALID, "tls:caFile", "cannot read %s: %s", ca_file, strerror(errno));
+            return sl_field_errorf(err, SL_E_INVALID, "tls:caFile", "cannot read %s: %s", ca_file,
+                                   strerror(errno));
         fclose(f);
     }
 
@@ -679,7 +692,8 @@ static enum sl_code http_create(const struct sl_settings *s, const char *connect
     h->auth_value = auth_value(s, &ok);
     h->curl = curl_easy_init();
     h->multi = curl_multi_init();
-    if (h->url_template == NULL || !ok || h->curl == NULL || h->multi == NULL || !read_default_headers(h, s)) {
+    if (h->url_template == NULL || !ok || h->curl == NULL || h->multi == NULL ||
+        !read_default_headers(h, s)) {
         code = sl_errorf(err, SL_E_NOMEM, "out of memory creating an HTTP sink");
         goto fail;
     }
@@ -687,17 +701,19 @@ static enum sl_code http_create(const struct sl_settings *s, const char *connect
     CURL *c = h->curl;
     bool verify = sl_settings_bool(s, http_settings, "tls:verify");
     CURLcode rc = CURLE_OK;
-#define SET(opt, value)                                                                                              \
-    do {                                                                                                             \
-        if (rc == CURLE_OK)                                                                                          \
-            rc = curl_easy_setopt(c, opt, value);                                                                    \
+#define SET(opt, value)                                                                                      \
+    do {                                                                                                     \
+        if (rc == CURLE_OK)                                                                                  \
+            rc = curl_easy_setopt(c, opt, value);                                                            \
     } while (0)
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_TCP_NODELAY, 1L);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
     SET(CURLOPT_USERAGENT, "sluice/" SL_VERSION);
     SET(CURLOPT_ERRORBUFFER, h->errbuf);
     SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -725,6 +741,7 @@ fail:
     return code;
 }
 
+/* batching:maxRecords: the runtime hands over up to this many records per write. */
 static size_t http_batch_size(void *ctx)
 {
     struct http_sink *h = ctx;
@@ -743,15 +760,18 @@ static void http_validate(const struct sl_settings *s, struct sl_violations *out
 {
     const char *auth = setting(s, "authentication:method");
     if (strcasecmp(auth, "basic") == 0 && setting(s, "authentication:basic:username")[0] == '\0')
-        sl_violations_add(out, "authentication:basic:username", "is required when authentication:method is basic");
+        sl_violations_add(out, "authentication:basic:username",
+                          "is required when authentication:method is basic");
     if (strcasecmp(auth, "bearer") == 0 && setting(s, "authentication:bearer:token")[0] == '\0')
-        sl_violations_add(out, "authentication:bearer:token", "is required when authentication:method is bearer");
+        sl_violations_add(out, "authentication:bearer:token",
+                          "is required when authentication:method is bearer");
 
     for (const char *p = strchr(setting(s, "url"), '{'); p; p = strchr(p + 1, '{')) {
         if (template_at(p) >= 0)
             continue;
         size_t len = strcspn(p, "}");
-        sl_violations_add(out, "url", "has an unknown template %.*s%s; known: {stream}, {schema-subject}, {event-type}",
+        sl_violations_add(out, "url",
+                          "has an unknown template %.*s%s; known: {stream}, {schema-subject}, {event-type}",
                           (int)(len > 40 ? 40 : len), p, p[len] == '}' && len <= 40 ? "}" : "");
     }
 
@@ -762,7 +782,8 @@ static void http_validate(const struct sl_settings *s, struct sl_violations *out
             continue;
         for (const char *p = key + prefix; *p; p++) {
             if (!is_token_char((unsigned char)*p)) {
-                sl_violations_add(out, key, "must name an HTTP header: letters, digits and !#$%%&'*+-.^_`|~ only");
+                sl_violations_add(out, key,
+                                  "must name an HTTP header: letters, digits and !#$%%&'*+-.^_`|~ only");
                 break;
             }
         }

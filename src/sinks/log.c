@@ -51,6 +51,7 @@ static void put_one_line(struct sl_buf *b, const char *s, size_t n)
             b->data[i] = ' ';
 }
 
+/* Writes the record's line, without its line break, into l->line. */
 static void format_line(struct log_sink *l, const struct sl_sink_record *rec)
 {
     struct sl_buf *b = &l->line;
@@ -107,8 +108,10 @@ static bool append_to_file(struct log_sink *l, struct sl_sink_result *res)
     return true;
 }
 
-static void log_write(void *ctx, const struct sl_sink_record *records, size_t n, struct sl_sink_result *results,
-                      const _Atomic bool *cancel)
+/* Writes one line per record, in order; a file error makes that record and
+ * every later one retry. */
+static void log_write(void *ctx, const struct sl_sink_record *records, size_t n,
+                      struct sl_sink_result *results, const _Atomic bool *cancel)
 {
     (void)cancel; /* each record takes one write(2): nothing to cancel */
     struct log_sink *l = ctx;
@@ -118,7 +121,8 @@ static void log_write(void *ctx, const struct sl_sink_record *records, size_t n,
         format_line(l, &records[i]);
         if (l->line.failed) {
             r.outcome = SL_SINK_RETRY;
-            snprintf(r.error, sizeof(r.error), "out of memory formatting a line of %zu bytes", records[i].payload_len);
+            snprintf(r.error, sizeof(r.error), "out of memory formatting a line of %zu bytes",
+                     records[i].payload_len);
             break;
         }
         if (l->path == NULL) {
@@ -133,6 +137,7 @@ static void log_write(void *ctx, const struct sl_sink_record *records, size_t n,
         results[i] = r;
 }
 
+/* Closes the file and frees the sink. NULL-safe. */
 static void log_destroy(void *ctx)
 {
     struct log_sink *l = ctx;
@@ -146,7 +151,10 @@ static void log_destroy(void *ctx)
     free(l);
 }
 
-static enum sl_code log_create(const struct sl_settings *s, const char *connector_id, void **ctx, struct sl_error *err)
+/* Settings -> a sink; the file is opened on the first write, so that a
+ * missing directory is a retry rather than a refusal. */
+static enum sl_code log_create(const struct sl_settings *s, const char *connector_id, void **ctx,
+                               struct sl_error *err)
 {
     *ctx = NULL;
     struct log_sink *l = calloc(1, sizeof(*l));

@@ -6,8 +6,8 @@
 
 #include "sinks/sink.h"
 
-#define SINK_TYPES(X)                                                                                                \
-    X(sl_http_sink)                                                                                                  \
+#define SINK_TYPES(X)                                                                                        \
+    X(sl_http_sink)                                                                                          \
     X(sl_log_sink)
 
 #define DECLARE(sink) extern const struct sl_sink_type sink;
@@ -23,7 +23,8 @@ const struct sl_sink_type *const *sl_sink_types(void)
     return sink_types;
 }
 
-/* Matches the name and the aliases, ignoring case: `HTTP-SINK`, `HttpSink` and `httpsink` all name the HTTP sink. */
+/* Matches the name and the aliases, ignoring case: `HTTP-SINK`, `HttpSink` and `httpsink` all name the HTTP
+ * sink. */
 const struct sl_sink_type *sl_sink_find(const char *name)
 {
     if (name == NULL)

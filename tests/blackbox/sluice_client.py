@@ -32,9 +32,13 @@ def stream_path(name):
     return "/streams/" + urllib.parse.quote(name, safe="$")
 
 
-def event(event_type="TestEvent", data=None, event_id=None, metadata=None, content_type=None, with_id=True):
-    """One event of an append body; a fresh UUID unless `with_id` is false."""
-    e = {"eventType": event_type, "data": {} if data is None else data}
+_EMPTY = object()
+
+
+def event(event_type="TestEvent", data=_EMPTY, event_id=None, metadata=None, content_type=None, with_id=True):
+    """One event of an append body ({} as data unless given; JSON null is a value like any
+    other); a fresh UUID unless `with_id` is false."""
+    e = {"eventType": event_type, "data": {} if data is _EMPTY else data}
     if with_id:
         e["eventId"] = event_id or str(uuid.uuid4())
     if metadata is not None:

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from conftest import LOAD_SECONDS
-from sluice_client import JSON, event, stream_path
+from sluice_client import JSON, SseClient, event, stream_path
 
 APPENDERS = int(os.environ.get("SLUICE_TEST_APPENDERS", "200"))
 SHARED = 4
@@ -67,6 +67,12 @@ class Appender(threading.Thread):
                 if answer["nextExpectedRevision"] != revision + n:
                     self.errors.append(f"{stream} seq {seq}: answered {answer} after revision {revision} + {n} events")
                     return
+                if seq % 5 == 0:
+                    # A client retrying an acknowledged append gets the same answer; nothing is written twice.
+                    again = session.post(r.request.url, data=r.request.body, headers=r.request.headers, timeout=60)
+                    if again.status_code != 201 or again.json() != answer:
+                        self.errors.append(f"{stream} seq {seq}: retry answered {again.status_code} {again.text[:200]}, first {answer}")
+                        return
                 revision = answer["nextExpectedRevision"]
             self.acks.append((stream, evs, answer))
             seq += 1
@@ -79,6 +85,8 @@ def test_concurrent_appenders_lose_nothing_duplicate_nothing_and_keep_order(fres
     stop = threading.Event()
     gate = threading.Barrier(APPENDERS + 1)
     appenders = [Appender(fresh_server.base_url, i, shared, gate, stop) for i in range(APPENDERS)]
+    watcher = Subscriber(fresh_server.port)
+    watcher.start()
     for a in appenders:
         a.start()
     gate.wait(120)
@@ -94,7 +102,42 @@ def test_concurrent_appenders_lose_nothing_duplicate_nothing_and_keep_order(fres
     idle = [a.index for a in appenders if not a.acks]
     assert not idle, f"appenders with no acknowledged append: {idle[:20]}"
 
-    verify(fresh_server.new_api(), [a.own for a in appenders] + shared, [ack for a in appenders for ack in a.acks])
+    log = verify(fresh_server.new_api(), [a.own for a in appenders] + shared, [ack for a in appenders for ack in a.acks])
+    seen = watcher.wait_for(len(log), timeout=90)
+    assert not watcher.errors, watcher.errors
+    assert [e["eventId"] for e in seen] == [e["eventId"] for e in log], "the $all subscriber did not see exactly the log"
+
+
+class Subscriber(threading.Thread):
+    """Follows $all from the start while the appenders run."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True, name="subscriber")
+        self.sub = SseClient(port, "$all", {"from": "start"}, timeout=30)
+        assert self.sub.status == 200, self.sub.error_body
+        self.received = []
+        self.errors = []
+        self.done = threading.Event()
+
+    def run(self):
+        try:
+            while not self.done.is_set():
+                ev = self.sub.next_event(0.5)
+                if ev is not None:
+                    self.received.append(ev.json())
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.errors.append(repr(e))
+        finally:
+            self.sub.close()
+
+    def wait_for(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        while len(self.received) < n and time.monotonic() < deadline and self.is_alive():
+            time.sleep(0.05)
+        time.sleep(0.2)  # anything beyond the log would be a duplicate: give it a moment to show
+        self.done.set()
+        self.join(5)
+        return list(self.received)
 
 
 def verify(api, streams, acks):
@@ -145,3 +188,4 @@ def verify(api, streams, acks):
         problems.append(f"{len(unacked)} stored events were never acknowledged, e.g. {sorted(unacked)[:3]}")
     assert not problems, f"{len(problems)} problems with {len(acks)} acknowledged appends:\n" + "\n".join(problems[:30])
     assert len(acks) >= len(streams)
+    return log

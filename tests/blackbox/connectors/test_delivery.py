@@ -14,7 +14,6 @@ from sluice_client import describe, event
 from .connectors_client import (
     EVENTS,
     RUNNING,
-    STOPPED,
     append_spread,
     assert_in_order_at_least_once,
     body_matches,
@@ -184,7 +183,7 @@ def test_a_record_scope_filter_matches_on_event_type(conns, receiver):
         "subscription:filter:scope": "record", "subscription:filter:filterType": "prefix",
         "subscription:filter:expression": f"Inv{t}"})
     conns.start_ok(cid)
-    got = receiver.wait_for(10, timeout=30)
+    receiver.wait_for(10, timeout=30)
     receiver.quiet_for(0.5, timeout=5)
     assert [json.loads(r.body)["i"] for r in receiver.delivered()] == list(range(0, 30, 3))
 

@@ -22,7 +22,6 @@ from .connectors_client import (
     RUNNING,
     STATES,
     STOPPED,
-    ConnectorsApi,
     as_int,
     assert_connector_error,
     detail_for,

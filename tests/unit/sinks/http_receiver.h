@@ -37,9 +37,9 @@ enum rx_kind { RX_STATUS, RX_HANG, RX_CLOSE };
 
 struct rx_action {
     enum rx_kind kind;
-    int status;         /* RX_STATUS */
-    const char *extra;  /* RX_STATUS: header lines, each ending in \r\n */
-    int hang_ms;        /* RX_HANG */
+    int status;        /* RX_STATUS */
+    const char *extra; /* RX_STATUS: header lines, each ending in \r\n */
+    int hang_ms;       /* RX_HANG */
 };
 
 #define RX_OK(code) ((struct rx_action){RX_STATUS, (code), NULL, 0})

@@ -74,12 +74,9 @@ static const char *url_of(const char *path)
 #define sink_for(path, ...) sink_at(url_of(path), __VA_ARGS__)
 
 static const struct sl_header standard_headers[] = {
-    {"esdb-connector-id", "orders-to-http"},
-    {"esdb-record-id", "0b8e7c52-4c5f-4d1e-9a53-0c3b2d1e0f11"},
-    {"esdb-record-stream-id", "order-1"},
-    {"esdb-record-stream-revision", "4"},
-    {"esdb-record-log-position", "1234"},
-    {"esdb-record-schema-subject", "OrderPlaced"},
+    {"esdb-connector-id", "orders-to-http"}, {"esdb-record-id", "0b8e7c52-4c5f-4d1e-9a53-0c3b2d1e0f11"},
+    {"esdb-record-stream-id", "order-1"},    {"esdb-record-stream-revision", "4"},
+    {"esdb-record-log-position", "1234"},    {"esdb-record-schema-subject", "OrderPlaced"},
     {"esdb-record-headers-trace", "abc"},
 };
 
@@ -103,7 +100,8 @@ static struct sl_sink_record json_record(const char *stream, const char *type, c
     };
 }
 
-static void write_records(void *sink, const struct sl_sink_record *records, size_t n, struct sl_sink_result *results)
+static void write_records(void *sink, const struct sl_sink_record *records, size_t n,
+                          struct sl_sink_result *results)
 {
     _Atomic bool cancel = false;
     memset(results, 0xa5, n * sizeof(*results)); /* so that an unfilled result shows */
@@ -216,8 +214,8 @@ static void test_metadata_cannot_inject_headers_and_empty_values_are_sent(void *
 static void test_default_headers_never_replace_the_records_own(void **state)
 {
     (void)state;
-    void *sink = sink_for("/in", "defaultHeaders:Content-Type", "text/plain", "defaultHeaders:esdb-record-stream-id",
-                          "other", NULL);
+    void *sink = sink_for("/in", "defaultHeaders:Content-Type", "text/plain",
+                          "defaultHeaders:esdb-record-stream-id", "other", NULL);
     struct sl_sink_record rec = json_record("order-1", "OrderPlaced", "{}");
 
     struct sl_sink_result r = write_one(sink, &rec);
@@ -283,7 +281,8 @@ static void test_basic_authentication_sends_the_credentials(void **state)
 static void test_bearer_authentication_sends_the_token(void **state)
 {
     (void)state;
-    void *sink = sink_for("/in", "authentication:method", "bearer", "authentication:bearer:token", "t0k3n.x-y", NULL);
+    void *sink =
+        sink_for("/in", "authentication:method", "bearer", "authentication:bearer:token", "t0k3n.x-y", NULL);
     struct sl_sink_record rec = json_record("order-1", "OrderPlaced", "{}");
 
     struct sl_sink_result r = write_one(sink, &rec);
@@ -324,7 +323,8 @@ static void test_validation_asks_for_the_credentials_of_the_chosen_authenticatio
     assert_violation(&v, "authentication:basic:username", "basic");
     sl_violations_free(&v);
 
-    validate(&v, "url", "http://h/x", "authentication:method", "BEARER", "authentication:bearer:token", "", NULL);
+    validate(&v, "url", "http://h/x", "authentication:method", "BEARER", "authentication:bearer:token", "",
+             NULL);
     assert_int_equal(v.count, 1);
     assert_violation(&v, "authentication:bearer:token", "bearer");
     sl_violations_free(&v);
@@ -339,8 +339,8 @@ static void test_validation_lists_unknown_templates_and_bad_default_headers(void
 {
     (void)state;
     struct sl_violations v = {0};
-    validate(&v, "url", "http://h/{stream}/{eventType}", "defaultHeaders:Bad Name", "x", "defaultHeaders:X-Ok",
-             "a\nb", NULL);
+    validate(&v, "url", "http://h/{stream}/{eventType}", "defaultHeaders:Bad Name", "x",
+             "defaultHeaders:X-Ok", "a\nb", NULL);
     assert_int_equal(v.count, 3);
     assert_violation(&v, "url", "{eventType}");
     assert_violation(&v, "defaultHeaders:Bad Name", "HTTP header");
@@ -417,7 +417,8 @@ static void test_503_retries_and_says_which_status_came_from_where(void **state)
 static void test_429_retries_after_the_seconds_in_retry_after(void **state)
 {
     (void)state;
-    struct sl_sink_result r = answer_with((struct rx_action){RX_STATUS, 429, "Retry-After: 2\r\n", 0}, "5000");
+    struct sl_sink_result r =
+        answer_with((struct rx_action){RX_STATUS, 429, "Retry-After: 2\r\n", 0}, "5000");
     assert_int_equal(r.outcome, SL_SINK_RETRY);
     assert_int_equal(r.retry_after_ms, 2000);
     assert_mentions(r.error, "HTTP 429 from");
@@ -457,8 +458,8 @@ static void test_400_fails_and_quotes_the_answer(void **state)
 static void test_301_fails_because_redirects_are_not_followed(void **state)
 {
     (void)state;
-    struct sl_sink_result r =
-        answer_with((struct rx_action){RX_STATUS, 301, "Location: http://127.0.0.1:1/elsewhere\r\n", 0}, "5000");
+    struct sl_sink_result r = answer_with(
+        (struct rx_action){RX_STATUS, 301, "Location: http://127.0.0.1:1/elsewhere\r\n", 0}, "5000");
     assert_int_equal(r.outcome, SL_SINK_FAILED);
     assert_mentions(r.error, "HTTP 301 from");
     assert_mentions(r.error, "redirects are not followed");
@@ -648,10 +649,12 @@ static void test_batches_hold_max_records_in_order_as_a_json_array(void **state)
                                     standard_headers[h].value);
             json_t *data = json_object_get(el, "data");
             if (n == 4) {
-                assert_string_equal(json_string_value(json_object_get(el, "contentType")), "application/octet-stream");
+                assert_string_equal(json_string_value(json_object_get(el, "contentType")),
+                                    "application/octet-stream");
                 assert_string_equal(json_string_value(data), "AGJpbg==");
             } else {
-                assert_string_equal(json_string_value(json_object_get(el, "contentType")), "application/json");
+                assert_string_equal(json_string_value(json_object_get(el, "contentType")),
+                                    "application/json");
                 assert_int_equal(json_integer_value(json_object_get(data, "n")), n);
             }
         }
@@ -699,8 +702,9 @@ static void test_batches_split_where_the_url_changes(void **state)
     (void)state;
     void *sink = sink_for("/to/{stream}", "batching:maxRecords", "10", NULL);
     struct sl_sink_record recs[] = {
-        json_record("a", "T", "{\"n\":0}"), json_record("a", "T", "{\"n\":1}"), json_record("b", "T", "{\"n\":2}"),
-        json_record("b", "T", "{\"n\":3}"), json_record("a", "T", "{\"n\":4}"),
+        json_record("a", "T", "{\"n\":0}"), json_record("a", "T", "{\"n\":1}"),
+        json_record("b", "T", "{\"n\":2}"), json_record("b", "T", "{\"n\":3}"),
+        json_record("a", "T", "{\"n\":4}"),
     };
     struct sl_sink_result results[ARRAY_LEN(recs)];
 

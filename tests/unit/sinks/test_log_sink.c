@@ -80,7 +80,8 @@ static struct sl_sink_record record(uint64_t position, const char *stream, const
     };
 }
 
-static void write_records(void *sink, const struct sl_sink_record *recs, size_t n, struct sl_sink_result *results)
+static void write_records(void *sink, const struct sl_sink_record *recs, size_t n,
+                          struct sl_sink_result *results)
 {
     _Atomic bool cancel = false;
     memset(results, 0xa5, n * sizeof(*results));
@@ -102,7 +103,8 @@ static char *read_file(const char *path)
 
 static const char binary[] = {'\x00', 'b', 'i', 'n'};
 
-/* A JSON record (pretty-printed over lines), a binary one, and one on a stream with a line break in its name. */
+/* A JSON record (pretty-printed over lines), a binary one, and one on a stream with a line break in its name.
+ */
 static void three_records(struct sl_sink_record recs[3])
 {
     recs[0] = record(100, "order-1", "OrderPlaced", "{\n  \"total\": 42,\n  \"note\": \"a\\nb\"\n}");
@@ -229,8 +231,9 @@ static void test_without_a_path_lines_go_to_the_server_log(void **state)
     assert_int_equal(r.outcome, SL_SINK_DELIVERED);
     char *text = read_file(captured);
     unlink(captured);
-    if (strstr(text, "info  connector/orders-to-log: 0b8e7c52-4c5f-4d1e-9a53-0c3b2d1e0f11 order-1@42 OrderPlaced "
-                     "{\"a\":1}\n") == NULL)
+    if (strstr(text,
+               "info  connector/orders-to-log: 0b8e7c52-4c5f-4d1e-9a53-0c3b2d1e0f11 order-1@42 OrderPlaced "
+               "{\"a\":1}\n") == NULL)
         fail_msg("server log holds: %s", text);
     free(text);
     log_sink->destroy(sink);
