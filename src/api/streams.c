@@ -11,7 +11,7 @@
 #include "api/write_request.h"
 #include "store/filter.h"
 #include "util/codec.h"
-#include "util/json_span.h"
+#include "util/json_text.h"
 
 #define CT_JSON "application/json"
 #define CT_BINARY "application/octet-stream"
@@ -65,9 +65,29 @@ static void append_single(struct sl_api *api, struct sl_http_request *req, const
     sl_api_submit_write(p);
 }
 
+/* The text of member `key` exactly as the client wrote it, found in the raw
+ * element. A key spelled with escapes (e.g. "d\u0061ta") is not found in the
+ * raw text: then the value jansson parsed is encoded again, compactly. */
+static bool raw_member(struct sl_pending_write *p, struct sl_json_slice raw, const char *key, json_t *parsed,
+                       const void **out, size_t *out_len)
+{
+    struct sl_json_slice v;
+    if (sl_json_member(raw.text, raw.len, key, &v)) {
+        *out = v.text;
+        *out_len = v.len;
+        return true;
+    }
+    char *text = json_dumps(parsed, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL || !sl_pending_write_own(p, text))
+        return false;
+    *out = text;
+    *out_len = strlen(text);
+    return true;
+}
+
 /* Fills `ev` from element `i` of the array; on failure ends the request. */
-static bool parse_event(struct sl_http_request *req, struct sl_pending_write *p, json_t *obj, size_t i,
-                        struct sl_new_event *ev)
+static bool parse_event(struct sl_http_request *req, struct sl_pending_write *p, json_t *obj,
+                        struct sl_json_slice raw, size_t i, struct sl_new_event *ev)
 {
     char field[48];
     if (!json_is_object(obj)) {
@@ -118,20 +138,18 @@ static bool parse_event(struct sl_http_request *req, struct sl_pending_write *p,
         meta = NULL;
 
     if (is_json) {
-        struct sl_json_span ds, ms;
-        if (!sl_json_member_spans(req->body, req->body_len, i, "data", &ds, "metadata", &ms) || ds.len == 0) {
-            sl_api_error(req, 500, "internal-error", NULL, "cannot locate the data of event %zu", i);
-            return false;
-        }
         ev->flags = SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON;
-        ev->data = req->body + ds.start;
-        ev->data_len = ds.len;
+        if (!raw_member(p, raw, "data", data, &ev->data, &ev->data_len))
+            goto oom;
         if (meta) {
             ev->flags |= SL_EVENT_META_IS_JSON;
-            ev->metadata = req->body + ms.start;
-            ev->metadata_len = ms.len;
+            if (!raw_member(p, raw, "metadata", meta, &ev->metadata, &ev->metadata_len))
+                goto oom;
         }
         return true;
+    oom:
+        sl_api_error(req, 500, "out-of-memory", NULL, "out of memory");
+        return false;
     }
 
     /* Binary: data and metadata are base64 strings. */
@@ -196,9 +214,15 @@ void sl_api_append(struct sl_api *api, struct sl_http_request *req, const char *
         sl_api_error(req, 500, "out-of-memory", NULL, "out of memory");
         return;
     }
-    /* Event types point into `root`: keep it alive with the write. */
+    /* Event types point into `root`: keep it alive with the write. The raw
+     * text of each element is walked alongside, once (not from the start for
+     * every element). */
+    struct sl_json_slice body = {req->body, req->body_len}, raw = {NULL, 0};
+    size_t pos = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!parse_event(req, p, json_array_get(root, i), i, &p->events[i])) {
+        if (!sl_json_next_item(body, &pos, &raw))
+            raw.len = 0; /* not found: raw_member falls back to jansson */
+        if (!parse_event(req, p, json_array_get(root, i), raw, i, &p->events[i])) {
             json_decref(root);
             sl_pending_write_free(p);
             return;

@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "cli/client.h"
-#include "cli/json_slice.h"
+#include "util/json_text.h"
 #include "cli/sse.h"
 #include "util/buf.h"
 #include "util/codec.h"

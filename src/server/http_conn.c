@@ -244,25 +244,15 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- accepting --------------------------------------------------------------------------- */
 
-void sl_http_conn_accept(struct sl_server *srv)
+/* A connection on an initialised TCP handle that is not connected yet; NULL when out of memory. */
+static struct sl_http_conn *conn_new(struct sl_server *srv)
 {
-    if (srv->stats.connections_open >= srv->limits.max_connections) {
-        if (!srv->is_saturated)
-            sl_warn("server", "%" PRIu64 " connections open, the limit: refusing new ones",
-                    srv->stats.connections_open);
-        srv->is_saturated = true;
-        refuse(srv);
-        return;
-    }
     struct sl_http_conn *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        refuse(srv);
-        return;
-    }
+    if (c == NULL)
+        return NULL;
     if (uv_tcp_init(&srv->loop, &c->tcp) != 0) {
         free(c);
-        refuse(srv);
-        return;
+        return NULL;
     }
     uv_timer_init(&srv->loop, &c->timer);
     c->srv = srv;
@@ -275,16 +265,54 @@ void sl_http_conn_accept(struct sl_server *srv)
         srv->conns->prev = c;
     srv->conns = c;
     srv->stats.connections_open++;
-    if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) != 0) {
-        sl_http_conn_close(c);
-        return;
-    }
+    return c;
+}
+
+/* Starts serving a connection whose TCP handle is connected. */
+static void conn_start(struct sl_http_conn *c)
+{
+    struct sl_server *srv = c->srv;
     srv->stats.connections_accepted++;
     uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     arm_timer(c, SL_TIMER_WAIT, (uint64_t)srv->limits.header_timeout_ms);
     update_reading(c);
+}
+
+void sl_http_conn_accept(struct sl_server *srv)
+{
+    if (srv->stats.connections_open >= srv->limits.max_connections) {
+        if (!srv->is_saturated)
+            sl_warn("server", "%" PRIu64 " connections open, the limit: refusing new ones",
+                    srv->stats.connections_open);
+        srv->is_saturated = true;
+        refuse(srv);
+        return;
+    }
+    struct sl_http_conn *c = conn_new(srv);
+    if (c == NULL) {
+        refuse(srv);
+        return;
+    }
+    if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) != 0) {
+        sl_http_conn_close(c);
+        return;
+    }
+    conn_start(c);
+}
+
+struct sl_http_conn *sl_http_conn_open(struct sl_server *srv, uv_os_sock_t sock)
+{
+    struct sl_http_conn *c = conn_new(srv);
+    if (c == NULL)
+        return NULL;
+    if (uv_tcp_open(&c->tcp, sock) != 0) {
+        sl_http_conn_close(c);
+        return NULL;
+    }
+    conn_start(c);
+    return c;
 }
 
 /* ---- requests in and out ----------------------------------------------------------------- */
@@ -396,11 +424,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         on_read_end(c, nread);
         return;
     }
+    sl_http_conn_feed(c, buf->base, (size_t)nread);
+}
+
+void sl_http_conn_feed(struct sl_http_conn *c, const char *data, size_t len)
+{
     if (c->state != SL_CONN_OPEN || c->is_done_reading_requests)
         return; /* lingering or streaming: dropped */
-
-    const char *data = buf->base;
-    size_t len = (size_t)nread;
     if (c->active == NULL && c->in_len == 0) {
         size_t n = conn_parse(c, data, len);
         data += n;

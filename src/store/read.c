@@ -272,7 +272,10 @@ enum sl_code sl_store_read_stream(struct sl_store *store, const char *stream, si
         struct stream_limits lim;
         code = sl_store_metadata_raw(txn, store, stream, stream_len, &meta, &meta_len, &meta_rev, err);
         sl_stream_limits_parse(meta, meta_len, &lim);
-        int64_t min_created = lim.max_age_s > 0 ? sl_now_us() - lim.max_age_s * 1000000 : INT64_MIN;
+        int64_t now = sl_now_us();
+        /* A $maxAge longer than the epoch hides nothing (and must not overflow). */
+        int64_t min_created = lim.max_age_s > 0 && lim.max_age_s < now / 1000000 ? now - lim.max_age_s * 1000000
+                                                                                 : INT64_MIN;
         out->last_revision = row.last_revision;
         if (code == SL_OK)
             code = collect_stream(txn, store, &row, from, backwards, count, first_visible(&row, &lim),

@@ -407,6 +407,13 @@ static void apply_delete(struct batch *b, const struct sl_store *store, struct s
         return;
     }
     w->actual_revision = st.is_visible ? st.current : SL_REVISION_NONE;
+    if (w->stream_len + 2 > SL_MAX_STREAM_NAME + 2) {
+        /* Its metadata stream would need a name over the limit. */
+        w->code = sl_field_errorf(&w->err, SL_E_INVALID, "stream",
+                                  "a stream name this long (%zu bytes) cannot be soft-deleted; tombstone it instead",
+                                  w->stream_len);
+        return;
+    }
     if (!st.is_visible) {
         if (w->expected.kind == SL_EXPECT_NO_STREAM || w->expected.kind == SL_EXPECT_ANY)
             w->code = sl_errorf(&w->err, SL_E_NOT_FOUND, "stream %.*s does not exist", (int)w->stream_len, w->stream);

@@ -214,21 +214,24 @@ class ConnectorsApi:
     def state(self, cid):
         return self.get_ok(cid)["state"]
 
-    def settings(self, cid, show_secrets=None):
+    def _query(self, what, cid, show_secrets=None, token=None):
         params = {"showSecrets": "true"} if show_secrets else None
-        return self._req("GET", self.path(cid, "settings"), params=params)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return self._req("GET", self.path(cid, what), params=params, headers=headers)
 
-    def settings_ok(self, cid, show_secrets=None):
-        r = self.settings(cid, show_secrets)
+    def settings(self, cid, show_secrets=None, token=None):
+        return self._query("settings", cid, show_secrets, token)
+
+    def settings_ok(self, cid, show_secrets=None, token=None):
+        r = self.settings(cid, show_secrets, token)
         assert r.status_code == 200, describe(r)
         body = r.json()
         assert isinstance(body.get("settings"), dict), describe(r)
         assert "settingsUpdateTime" in body, describe(r)
         return body
 
-    def configuration(self, cid, show_secrets=None):
-        params = {"showSecrets": "true"} if show_secrets else None
-        return self._req("GET", self.path(cid, "configuration"), params=params)
+    def configuration(self, cid, show_secrets=None, token=None):
+        return self._query("configuration", cid, show_secrets, token)
 
     def wait_state(self, cid, states, timeout=20.0):
         """Waits until the connector is in one of `states` and returns it as the list shows it."""

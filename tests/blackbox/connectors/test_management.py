@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from conftest import finish, make_server
 from sluice_client import describe
 
 from .connectors_client import (
@@ -22,6 +23,7 @@ from .connectors_client import (
     RUNNING,
     STATES,
     STOPPED,
+    ConnectorsApi,
     as_int,
     assert_connector_error,
     detail_for,
@@ -192,6 +194,13 @@ def test_create_without_any_settings_is_refused(conns):
     assert_connector_error(r, 400, GRPC_INVALID_ARGUMENT)
 
 
+def test_an_unknown_setting_is_refused_with_its_key_named(conns):
+    settings = idle_sink()
+    settings["subscription:filter:expresion"] = "typo"
+    r = conns.create(new_id(), settings=settings)
+    assert_connector_error(r, 400, GRPC_INVALID_ARGUMENT, fields=["subscription:filter:expresion"])
+
+
 @pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"settings": "url=x"}', b'{"name": 5, "settings": {}}'])
 def test_a_malformed_create_body_is_refused_with_400_not_500(conns, body):
     r = conns.api.request("POST", conns.path(new_id()), data=body, headers={"Content-Type": "application/json"})
@@ -298,6 +307,17 @@ def test_start_and_stop_are_visible_to_the_next_query(conns, logfile):
     conns.stop_ok(cid)
     assert conns.get_ok(cid)["state"] in (DEACTIVATING, STOPPED)
     conns.wait_state(cid, STOPPED)
+
+
+def test_start_of_a_running_connector_is_a_no_op(conns, logfile):
+    cid = new_id()
+    conns.create_ok(cid, settings=runnable(logfile))
+    before = conns.start_running(cid)
+    r = conns.start(cid)
+    assert r.status_code == 200, describe(r)
+    after = conns.get_ok(cid)
+    assert after["state"] == RUNNING
+    assert after["stateUpdateTime"] == before["stateUpdateTime"], "a no-op changes nothing"
 
 
 def test_stop_of_a_stopped_connector_is_a_no_op(conns):
@@ -434,7 +454,26 @@ def test_get_configuration_answers_the_nested_form(conns):
     assert conf["defaultHeaders"]["X-Team"] == "billing"
 
 
-def test_secret_settings_are_masked_unless_show_secrets(conns):
+ADMIN_TOKEN = "admin-token-for-tests"
+
+
+@pytest.fixture(scope="module")
+def admin_server(tmp_path_factory):
+    """A server of this module's own with an admin token, the only caller who may see secrets."""
+    srv, data_dir = make_server(tmp_path_factory, "admin", extra_args=("--admin-token", ADMIN_TOKEN))
+    srv.start()
+    yield srv
+    finish(srv, data_dir)
+
+
+def masked_or_refused(resp, secret):
+    """A non-admin asking for secrets gets them masked (200) or is refused (401/403); never in clear."""
+    assert resp.status_code in (200, 401, 403), describe(resp)
+    assert secret not in resp.text, f"a non-admin sees the secret: {describe(resp)}"
+
+
+def test_secret_settings_are_masked_unless_an_admin_asks_with_show_secrets(admin_server):
+    conns = ConnectorsApi(admin_server.base_url)
     cid = new_id()
     settings = idle_sink(**{
         "authentication:method": "basic",
@@ -442,28 +481,48 @@ def test_secret_settings_are_masked_unless_show_secrets(conns):
         "authentication:basic:password": "s3cret-pw",
     })
     conns.create_ok(cid, settings=settings)
-    shown = conns.settings_ok(cid)["settings"]
-    assert shown["authentication:basic:password"] == "***"
-    assert shown["authentication:basic:username"] == "ann", "only secrets are masked"
-    assert "s3cret-pw" not in json.dumps(conns.settings_ok(cid)), "the secret leaks"
-    assert conns.settings_ok(cid, show_secrets=True)["settings"]["authentication:basic:password"] == "s3cret-pw"
+    shown = conns.settings_ok(cid)
+    assert shown["settings"]["authentication:basic:password"] == "***"
+    assert shown["settings"]["authentication:basic:username"] == "ann", "only secrets are masked"
+    assert "s3cret-pw" not in json.dumps(shown)
+
+    masked_or_refused(conns.settings(cid, show_secrets=True), "s3cret-pw")
+    masked_or_refused(conns.settings(cid, show_secrets=True, token="wrong-token"), "s3cret-pw")
+    masked_or_refused(conns.configuration(cid, show_secrets=True), "s3cret-pw")
+    assert conns.settings_ok(cid, token=ADMIN_TOKEN)["settings"]["authentication:basic:password"] == "***", \
+        "the admin sees secrets only when asking for them"
+    clear = conns.settings_ok(cid, show_secrets=True, token=ADMIN_TOKEN)
+    assert clear["settings"] == settings
 
     conf = conns.configuration(cid)
     assert conf.status_code == 200, describe(conf)
     assert "s3cret-pw" not in conf.text and "***" in conf.text, conf.text
-    conf = conns.configuration(cid, show_secrets=True)
-    assert "s3cret-pw" in conf.text, conf.text
+    conf = conns.configuration(cid, show_secrets=True, token=ADMIN_TOKEN)
+    assert conf.status_code == 200 and "s3cret-pw" in conf.text, describe(conf)
 
     listed = conns.get_ok(cid, include_settings=True)
     assert listed["settings"]["authentication:basic:password"] == "***"
+    r = conns.list(connectorId=cid, includeSettings=True, showSecrets=True)
+    assert r.status_code in (200, 401, 403) and "s3cret-pw" not in r.text, describe(r)
 
 
-def test_a_bearer_token_is_masked_too(conns):
+def test_a_bearer_token_is_masked_too(admin_server):
+    conns = ConnectorsApi(admin_server.base_url)
     cid = new_id()
     conns.create_ok(cid, settings=idle_sink(**{"authentication:method": "bearer",
                                                "authentication:bearer:token": "tok-123456"}))
     assert conns.settings_ok(cid)["settings"]["authentication:bearer:token"] == "***"
-    assert conns.settings_ok(cid, show_secrets=True)["settings"]["authentication:bearer:token"] == "tok-123456"
+    masked_or_refused(conns.settings(cid, show_secrets=True), "tok-123456")
+    shown = conns.settings_ok(cid, show_secrets=True, token=ADMIN_TOKEN)
+    assert shown["settings"]["authentication:bearer:token"] == "tok-123456"
+
+
+def test_secrets_are_masked_on_a_server_without_an_admin_token(conns):
+    cid = new_id()
+    conns.create_ok(cid, settings=idle_sink(**{"authentication:method": "bearer",
+                                               "authentication:bearer:token": "no-admin-here"}))
+    masked_or_refused(conns.settings(cid, show_secrets=True), "no-admin-here")
+    masked_or_refused(conns.settings(cid, show_secrets=True, token="anything"), "no-admin-here")
 
 
 def test_reconfigure_keeps_a_secret_out_of_every_answer(conns):

@@ -105,7 +105,8 @@ def test_the_list_reports_delivered_filtered_failed_counts_and_lag(fresh_server,
         time.sleep(0.1)
     print("connector as listed:", item)
     assert stat(item, "delivered") == 19 == receiver.count()
-    assert stat(item, "failed") == 1
+    assert stat(item, "deadLettered") == 1
+    assert stat(item, "failed") in (0, 1), "the dead-lettered record is the only one that failed"
     assert stat(item, "filtered") >= 40, "40 non-matching events passed by"
     assert stat(item, "lag") <= 2, "caught up (its own latest checkpoint may still be ahead)"
 

@@ -127,6 +127,23 @@ def test_a_checkpoint_moves_through_a_long_run_of_non_matching_events(conns, rec
     assert receiver.count() == 1
 
 
+def test_an_idle_connector_writes_no_checkpoints(fresh_server, receiver):
+    conns = ConnectorsApi(fresh_server.base_url)
+    cid = new_id()
+    prefix = f"idle-{tag()}-"
+    conns.create_ok(cid, settings=http_sink(receiver.url, prefix=prefix, **{"autocommit:interval": "200"}))
+    conns.start_running(cid)
+    ack = conns.api.append_ok(prefix + "1", [event("Once")])
+    receiver.wait_for(1, timeout=20)
+    conns.wait_position(cid, ack["position"])
+    time.sleep(0.5)
+    before = read_connector_stream(conns.api, cid, "/checkpoints")
+    time.sleep(2.0)  # ten autocommit intervals
+    after = read_connector_stream(conns.api, cid, "/checkpoints")
+    assert [e["eventId"] for e in after] == [e["eventId"] for e in before], \
+        f"an idle connector wrote {len(after) - len(before)} checkpoint(s)"
+
+
 @pytest.mark.time_limit(120)
 def test_a_restart_keeps_every_connector_and_running_ones_run_again(fresh_server, receiver, tmp_path):
     c = ConnectorsApi(fresh_server.base_url)

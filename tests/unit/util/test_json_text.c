@@ -1,4 +1,4 @@
-/* test_json_slice.c: cutting the server's JSON into raw parts keeps every byte of each event. */
+/* test_json_text.c: cutting the server's JSON into raw parts keeps every byte of each event. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "cli/json_slice.h"
+#include "util/json_text.h"
 
 static void expect_slice(struct sl_json_slice s, const char *text)
 {

@@ -1,4 +1,4 @@
-#include "cli/json_slice.h"
+#include "util/json_text.h"
 
 #include <string.h>
 
@@ -139,4 +139,11 @@ void sl_json_compact(struct sl_buf *out, const char *s, size_t len)
         i++;
     }
     sl_buf_append(out, s + run, len - run);
+}
+
+void sl_json_one_line(char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\n' || s[i] == '\r')
+            s[i] = ' ';
 }
