@@ -96,14 +96,19 @@ void sl_api_handle(struct sl_http_request *req, void *arg)
     } else if (n == 2 && is(seg[0], len[0], "subscriptions")) {
         route_stream(api, req, seg[1], len[1], false, true);
         return;
-    } else if (n == 2 && is(seg[0], len[0], "health") && is(seg[1], len[1], "live")) {
-        sl_api_health_live(api, req);
-        return;
-    } else if (n == 2 && is(seg[0], len[0], "health") && is(seg[1], len[1], "ready")) {
-        sl_api_health_ready(api, req);
+    } else if (n == 2 && is(seg[0], len[0], "health") && (is(seg[1], len[1], "live") || is(seg[1], len[1], "ready"))) {
+        if (strcmp(req->method, "GET") != 0)
+            method_not_allowed(req, "GET");
+        else if (is(seg[1], len[1], "live"))
+            sl_api_health_live(api, req);
+        else
+            sl_api_health_ready(api, req);
         return;
     } else if (n == 1 && is(seg[0], len[0], "metrics")) {
-        sl_api_metrics(api, req);
+        if (strcmp(req->method, "GET") != 0)
+            method_not_allowed(req, "GET");
+        else
+            sl_api_metrics(api, req);
         return;
     }
     sl_api_error(req, 404, "not-found", "path", "no resource at this path");

@@ -552,8 +552,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
     struct sl_http_req *r = c->req;
     size_t max = c->srv->limits.max_body_bytes;
     if (len > max || r->body.len > max - len)
-        return refuse_request(c, 413, "too-large", "the request body is over the limit of %zu bytes",
-                              max);
+        return refuse_request(c, 413, "too-large", "the request body is over the limit of %zu bytes", max);
     sl_buf_append(&r->body, at, len);
     return r->body.failed ? no_memory(c) : 0;
 }

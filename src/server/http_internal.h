@@ -22,8 +22,8 @@
 #include "server/server.h"
 #include "util/buf.h"
 
-/* Pipelined input a connection buffers while its current request is with the handler; past it the
- * server stops reading that socket until the handler answers. */
+/* Pipelined input a connection buffers while it cannot parse it (its current request is with the
+ * handler, or its responses pile up); past it the server stops reading that socket. */
 #define SL_HTTP_INPUT_BOUND ((size_t)64 * 1024)
 /* Responses queued but not yet taken by a client that keeps pipelining requests: past this the
  * server stops reading that client until it catches up. Not applied to streamed responses. */
@@ -51,7 +51,7 @@ struct sl_http_req {
     size_t headers_cap;
     bool is_keep_alive;
     bool is_streaming;
-    char empty[1]; /* body when there is none */
+    char empty[1]; /* "" for path, query and body until the parser has them */
 };
 
 enum sl_conn_state {
@@ -155,6 +155,14 @@ struct sl_server {
 
 /* http_conn.c */
 void sl_http_conn_accept(struct sl_server *srv);
+/* Serves `sock`, a connected stream socket, as if the listener had accepted it (tests and fuzzing
+ * drive a connection through one end of a socketpair this way). Ignores max_connections. NULL when
+ * it cannot: `sock` then stays the caller's to close. */
+struct sl_http_conn *sl_http_conn_open(struct sl_server *srv, uv_os_sock_t sock);
+/* Takes bytes read from the client: parses and hands requests to the handler as far as it may,
+ * and buffers the rest (see http_conn.c on pipelining). The read callback's path for data, and
+ * the seam a fuzzer feeds raw bytes through; dropped once the connection takes no more requests. */
+void sl_http_conn_feed(struct sl_http_conn *c, const char *data, size_t len);
 void sl_http_conn_close(struct sl_http_conn *c);
 void sl_http_conn_finish(struct sl_http_conn *c);
 void sl_http_conn_fail_later(struct sl_http_conn *c);

@@ -62,13 +62,16 @@ def free_port():
     raise RuntimeError("could not find a free port")
 
 
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child must not load libraries
+except (OSError, AttributeError):
+    _prctl = None
+
+
 def _die_with_parent():
     """In the child before exec: be killed if the test process dies, however it dies."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    if _prctl is not None:
+        _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class ServerError(Exception):

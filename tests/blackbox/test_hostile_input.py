@@ -221,23 +221,27 @@ def test_pipelined_requests_are_answered_in_order(server):
 # -- slow clients -----------------------------------------------------------------------
 
 
-def header_timeout_flag():
-    """The serve flag that sets the header timeout, if the binary has one, and its unit."""
+def timeout_flag(kind):
+    """The serve flag that sets a timeout (`header`, `request` or `idle`) if the binary has one."""
     try:
         out = subprocess.run([sluice_bin(), "serve", "--help"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    m = re.search(r"(--header[-_]timeout(?:[-_]ms)?)\b", out.stdout + out.stderr)
+    m = re.search(rf"(--{kind}[-_]timeout(?:[-_]ms)?)\b", out.stdout + out.stderr)
     return m.group(1) if m else None
+
+
+def flag_value(flag, seconds):
+    return str(int(seconds * 1000)) if flag.endswith("ms") else str(int(seconds))
 
 
 @pytest.mark.time_limit(60)
 def test_client_sending_a_byte_a_second_is_cut_off_while_others_are_served(server, server_factory):
-    flag = header_timeout_flag()
+    flag = timeout_flag("header")
     limit = DEFAULT_HEADER_TIMEOUT
     if flag:
         limit = 2.0
-        server = server_factory(flag, "2000" if flag.endswith("ms") else "2")
+        server = server_factory(flag, flag_value(flag, limit))
     trickle = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200
     others = server.new_api()
     served = []
@@ -258,7 +262,7 @@ def test_client_sending_a_byte_a_second_is_cut_off_while_others_are_served(serve
                 break
         answer = slow.buf
     assert cut_after is not None, f"a client trickling headers was not cut off within {limit + 6:.0f} s"
-    assert cut_after <= limit + 5, cut_after
+    assert limit * 0.75 <= cut_after <= limit + 5, cut_after
     if answer:
         assert re.match(rb"HTTP/1\.[01] 408 ", answer), answer[:200]
         head, _, body = answer.partition(b"\r\n\r\n")
@@ -267,6 +271,54 @@ def test_client_sending_a_byte_a_second_is_cut_off_while_others_are_served(serve
     assert len(served) >= int(limit * 0.8), served
     assert all(status == 200 and took < 2.0 for status, took in served), served
     assert_still_serves(server)
+
+
+def test_client_sending_its_body_too_slowly_is_cut_off(server_factory):
+    flag = timeout_flag("request")
+    if not flag:
+        pytest.skip("no request timeout flag; the default of 60 s is too long to wait for")
+    limit = 2.0
+    server = server_factory(flag, flag_value(flag, limit))
+    s = unique("slowbody")
+    body = json.dumps(events(1)).encode()
+    with RawConnection(server.port, timeout=5) as slow:
+        slow.send(raw_request("POST", stream_path(s), {"Content-Type": JSON}, body)[: -len(body)])
+        started = time.monotonic()
+        cut_after = None
+        for byte in body:
+            if not slow.send(bytes([byte])) or slow.wait_closed(0.5) or slow.buf:
+                cut_after = time.monotonic() - started
+                break
+    assert cut_after is not None, "a client trickling its body was not cut off"
+    assert limit * 0.5 <= cut_after <= limit + 5, cut_after
+    assert_error(server.api.read(s), 404, "stream-not-found")
+    assert_still_serves(server)
+
+
+def test_idle_keep_alive_connection_is_closed_after_the_idle_timeout(server_factory):
+    flag = timeout_flag("idle")
+    if not flag:
+        pytest.skip("no idle timeout flag; the default of 60 s is too long to wait for")
+    limit = 1.0
+    server = server_factory(flag, flag_value(flag, limit))
+    with RawConnection(server.port, timeout=5) as conn:
+        conn.send(raw_request("GET", "/health/live"))
+        assert conn.read_response().status == 200
+        served = time.monotonic()
+        assert conn.wait_closed(limit + 5), "an idle keep-alive connection stayed open"
+        idle_for = time.monotonic() - served
+    assert limit * 0.75 <= idle_for <= limit + 5, idle_for
+    assert_still_serves(server)
+
+
+def test_keep_alive_connection_serves_many_requests(server):
+    s = unique("keep")
+    with RawConnection(server.port, timeout=10) as conn:
+        for i in range(50):
+            conn.send(raw_request("POST", stream_path(s), {"Content-Type": JSON}, json.dumps(events(1)).encode()))
+            resp = conn.read_response()
+            assert resp.status == 201, resp
+            assert resp.json()["nextExpectedRevision"] == i
 
 
 # -- routing ------------------------------------------------------------------------------
