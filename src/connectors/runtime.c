@@ -55,7 +55,8 @@ struct sl_worker {
     size_t results_cap;
 
     pthread_t thread;
-    _Atomic bool stop;
+    _Atomic bool stop;   /* finish the write in flight, commit, exit */
+    _Atomic bool cancel; /* abort the write in flight too */
     pthread_mutex_t sleep_mutex;
     pthread_cond_t sleep_cond;
 };
@@ -181,7 +182,7 @@ static bool deliver(struct sl_worker *w, char *failure, size_t failure_size)
             w->results[k].retry_after_ms = -1;
             w->results[k].error[0] = '\0';
         }
-        w->sink_type->write(w->sink, recs + i, n - i, w->results + i, &w->stop);
+        w->sink_type->write(w->sink, recs + i, n - i, w->results + i, &w->cancel);
         int64_t now_us = sl_now_us();
         while (i < n && w->results[i].outcome == SL_SINK_DELIVERED) {
             sl_histogram_observe_us(&w->counters->write_latency, now_us - recs[i].created_us);
@@ -413,6 +414,11 @@ fail:
     return code;
 }
 
+/* A write in flight gets this long to finish before it is aborted: a clean
+ * stop should not leave a record delivered but unacknowledged (it would be
+ * delivered again), yet a hanging sink must not hold a stop for long. */
+#define STOP_GRACE_MS 3000
+
 void sl_worker_stop(struct sl_worker *w)
 {
     if (w == NULL)
@@ -422,6 +428,12 @@ void sl_worker_stop(struct sl_worker *w)
     pthread_mutex_lock(&w->sleep_mutex);
     pthread_cond_broadcast(&w->sleep_cond);
     pthread_mutex_unlock(&w->sleep_mutex);
-    pthread_join(w->thread, NULL);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += STOP_GRACE_MS / 1000;
+    if (pthread_timedjoin_np(w->thread, NULL, &deadline) != 0) {
+        atomic_store(&w->cancel, true);
+        pthread_join(w->thread, NULL);
+    }
     free_worker(w);
 }

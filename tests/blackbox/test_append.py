@@ -239,6 +239,19 @@ def test_reappend_with_any_of_the_stream_last_events_returns_the_original_result
     assert api.head_position() == head
 
 
+def test_reappend_with_any_of_ids_standing_earlier_in_the_stream_returns_their_original_result(api):
+    s = unique()
+    first = events(2)
+    original = api.append_ok(s, first)
+    api.append_ok(s, events(2))
+    head = api.head_position()
+    again = api.append(s, first, expected="any")
+    assert again.status_code == 201, describe(again)
+    assert again.json() == original
+    assert api.revisions(s) == [0, 1, 2, 3]
+    assert api.head_position() == head
+
+
 def test_events_without_event_id_get_distinct_generated_uuids(api):
     s = unique()
     api.append_ok(s, [event(with_id=False), event(with_id=False)])
@@ -459,6 +472,24 @@ def test_event_over_8_mib_is_too_large_and_writes_nothing(api):
     r = api.append(s, [event("Small"), event("Huge", data="x" * (8 * MiB + 16))])
     assert_error(r, 413, "too-large")
     assert_stream_missing(api, s)
+
+
+@pytest.mark.time_limit(60)
+def test_event_just_under_8_mib_is_accepted_and_read_back_whole(api):
+    s = unique()
+    big = "z" * (8 * MiB - 1024)
+    body = api.append_ok(s, [event("Big", data=big)])
+    e = api.read_ok(s)["events"][0]
+    assert e["data"] == big
+    assert e["position"] == body["position"]
+
+
+def test_append_to_the_log_itself_is_refused_and_writes_nothing(api):
+    head = api.head_position()
+    r = api.request("POST", "/streams/$all", data=json.dumps(events(1)), headers={"Content-Type": JSON})
+    assert 400 <= r.status_code < 500, describe(r)
+    assert_error(r, r.status_code)
+    assert api.head_position() == head
 
 
 def test_body_over_16_mib_is_too_large_and_writes_nothing(server, api):

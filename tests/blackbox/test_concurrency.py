@@ -189,3 +189,78 @@ def verify(api, streams, acks):
     assert not problems, f"{len(problems)} problems with {len(acks)} acknowledged appends:\n" + "\n".join(problems[:30])
     assert len(acks) >= len(streams)
     return log
+
+
+def race(n, fn):
+    """Runs fn(i) in n threads released at once; returns their results in order."""
+    gate = threading.Barrier(n)
+    results = [None] * n
+
+    def run(i):
+        session = requests.Session()
+        gate.wait(30)
+        results[i] = fn(session, i)
+        session.close()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+@pytest.mark.time_limit(120)
+def test_racing_appends_at_the_same_expected_revision_let_exactly_one_win(server):
+    api = server.api
+    s = "race-" + uuid.uuid4().hex[:8]
+    api.append_ok(s, [event("Start")])
+    for round_no in range(10):
+        expected = round_no  # the stream's revision before this round
+
+        def attempt(session, i):
+            r = session.post(
+                server.base_url + stream_path(s),
+                json=[event("Racer", {"round": round_no, "racer": i})],
+                headers={"Content-Type": JSON, "Expected-Revision": str(expected)},
+                timeout=60,
+            )
+            return r.status_code, r.json()
+
+        results = race(20, attempt)
+        winners = [body for status, body in results if status == 201]
+        losers = [body for status, body in results if status == 409]
+        assert len(winners) == 1, results
+        assert len(losers) == 19, results
+        assert winners[0]["nextExpectedRevision"] == expected + 1
+        assert all(b["error"] == "wrong-expected-version" and b["actual"] == expected + 1 for b in losers), losers
+    assert api.revisions(s) == list(range(11))
+
+
+@pytest.mark.time_limit(120)
+def test_racing_identical_appends_are_written_once_and_all_get_the_same_answer(server):
+    api = server.api
+    for expected in ("no_stream", "any"):
+        for _ in range(5):
+            s = "twin-" + uuid.uuid4().hex[:8]
+            evs = [event("Twin", {"k": k}) for k in range(3)]
+
+            def attempt(session, i):
+                r = session.post(
+                    server.base_url + stream_path(s),
+                    json=evs,
+                    headers={"Content-Type": JSON, "Expected-Revision": expected},
+                    timeout=60,
+                )
+                return r.status_code, r.json()
+
+            results = race(10, attempt)
+            assert {status for status, _ in results} == {201}, results
+            assert len({json_key(body) for _, body in results}) == 1, results
+            assert api.revisions(s) == [0, 1, 2]
+            assert results[0][1]["nextExpectedRevision"] == 2
+
+
+def json_key(body):
+    return tuple(sorted(body.items()))

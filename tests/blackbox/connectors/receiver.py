@@ -109,6 +109,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "sluice-test-receiver"
     sys_version = ""
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024  # the head and body of an answer leave in one write
 
     def setup(self):
         super().setup()

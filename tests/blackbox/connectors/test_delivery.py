@@ -256,6 +256,7 @@ def test_stop_append_start_resumes_after_the_last_checkpoint(conns, receiver):
     conns.start_running(cid)
     append_batches(conns.api, prefix, 300, "first")
     receiver.wait_for(300, timeout=60)
+    conns.wait_position(cid, log_events(conns.api, prefix)[-1]["position"])  # the last answer was read
     conns.stop_stopped(cid)
     before = receiver.count()
 
@@ -447,3 +448,26 @@ def test_a_log_sink_resumes_after_stop_and_start(conns, tmp_path):
     ids = [next((e["eventId"] for e in expected if e["eventId"] in line), None)
            for line in wait_lines(path, prefix, 10, timeout=1)]
     assert_in_order_at_least_once(ids, [e["eventId"] for e in expected], window=1000)
+
+
+@pytest.mark.time_limit(120)
+def test_a_clean_stop_during_delivery_redelivers_nothing(conns, receiver):
+    """docs/connectors.md: a stop commits the checkpoint of everything acknowledged, and after a clean stop
+    nothing is re-sent. A request in flight when the stop comes is answered 200 by the receiver."""
+    prefix = f"cln-{tag()}-"
+    append_batches(conns.api, prefix, 100, "x")
+    expected = [e["position"] for e in log_events(conns.api, prefix)]
+    cid = new_id()
+    conns.create_ok(cid, settings=http_sink(receiver.url, prefix=prefix))
+    receiver.slow(0.05)
+    conns.start_ok(cid)
+    receiver.wait_for(20, timeout=60)
+    conns.stop_stopped(cid)
+    receiver.slow(0)
+    stopped_at = receiver.count()
+    conns.start_running(cid)
+    receiver.wait_until(lambda reqs: len({r.headers["esdb-record-log-position"] for r in reqs if r.is_delivered})
+                        >= len(expected), timeout=60, what="every record")
+    receiver.quiet_for(0.5, timeout=5)
+    dups, windows = assert_in_order_at_least_once(delivered_positions(receiver.delivered()), expected, 1000)
+    assert dups == 0, f"stopped after {stopped_at} deliveries; re-sent after the start: {windows}"

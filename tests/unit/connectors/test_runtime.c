@@ -1,0 +1,623 @@
+/* test_runtime.c: one running connector over a real store: a worker that
+ * reads the log, filters, hands records to a real sink in order, retries,
+ * dead-letters or stops, and commits checkpoints that never pass a record the
+ * sink has not acknowledged. The log sink writes to a file in the test's
+ * directory; the HTTP sink talks to a receiver thread on 127.0.0.1. */
+#include "../store/store_fixture.h"
+
+#include "../sinks/http_receiver.h"
+#include "connector_test.h"
+
+#include <jansson.h>
+
+#include "connectors/checkpoint.h"
+#include "connectors/runtime.h"
+#include "sinks/sink.h"
+#include "util/codec.h"
+#include "util/log.h"
+
+#define WAIT_MS 15000
+
+/* What the worker reported through its callbacks (worker thread), and the
+ * counters it keeps. */
+struct run {
+    struct sl_connector_counters counters;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int n_running;
+    int n_failed;
+    char failure_code[64];
+    char failure[512];
+    int n_checkpoints;
+    uint64_t last_checkpoint;
+};
+
+static void on_running(void *arg)
+{
+    struct run *r = arg;
+    pthread_mutex_lock(&r->mu);
+    r->n_running++;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void on_failed(void *arg, const char *code, const char *message)
+{
+    struct run *r = arg;
+    pthread_mutex_lock(&r->mu);
+    r->n_failed++;
+    snprintf(r->failure_code, sizeof(r->failure_code), "%s", code ? code : "");
+    snprintf(r->failure, sizeof(r->failure), "%s", message ? message : "");
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void on_checkpoint(void *arg, uint64_t position)
+{
+    struct run *r = arg;
+    pthread_mutex_lock(&r->mu);
+    r->n_checkpoints++;
+    r->last_checkpoint = position;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static struct run *run_new(void)
+{
+    struct run *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    return r;
+}
+
+static void run_free(struct run *r)
+{
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+}
+
+static int run_get(struct run *r, const int *field)
+{
+    pthread_mutex_lock(&r->mu);
+    int v = *field;
+    pthread_mutex_unlock(&r->mu);
+    return v;
+}
+
+static uint64_t processed(struct run *r)
+{
+    return atomic_load(&r->counters.processed_position);
+}
+
+static struct sl_worker *start_worker(struct sl_store *store, const char *id, const struct sl_settings *s,
+                                      uint64_t after, struct run *r)
+{
+    const struct sl_sink_type *sink = sl_sink_find(sl_settings_get(s, "instanceTypeName"));
+    assert_non_null(sink);
+    struct sl_worker_options o = {
+        .store = store,
+        .connector_id = id,
+        .settings = s,
+        .sink = sink,
+        .start_after = after,
+        .counters = &r->counters,
+        .events = {.on_running = on_running, .on_failed = on_failed, .on_checkpoint = on_checkpoint, .arg = r},
+    };
+    struct sl_worker *w = NULL;
+    struct sl_error err = {0};
+    assert_code(sl_worker_start(&o, &w, &err), SL_OK, &err);
+    assert_non_null(w);
+    return w;
+}
+
+static uint64_t checkpoint_of(struct sl_store *store, const char *id, bool *found)
+{
+    uint64_t position = 0;
+    struct sl_error err = {0};
+    assert_code(sl_checkpoint_load(store, id, &position, found, &err), SL_OK, &err);
+    return position;
+}
+
+/* ---- events of the log ---- */
+
+struct appended {
+    uint64_t position;
+    char id[37];
+    char stream[64];
+    char data[64];
+};
+
+/* Appends one JSON event {"n": n} to `stream` and says where it went. */
+static struct appended append_numbered(struct sl_store *store, const char *stream, int n)
+{
+    struct appended a;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.stream, sizeof(a.stream), "%s", stream);
+    snprintf(a.data, sizeof(a.data), "{\"n\":%d}", n);
+    struct sl_write w;
+    enum sl_code code = append_json(store, stream, rev_any(), "OrderPlaced", a.data, &w);
+    assert_code(code, SL_OK, &w.err);
+    a.position = w.position;
+    struct sl_read_result r = {0};
+    struct sl_error err = {0};
+    assert_code(sl_store_read_at(store, w.position, &r, &err), SL_OK, &err);
+    sl_uuid_format(r.events[0].id, a.id);
+    sl_read_result_free(&r);
+    return a;
+}
+
+/* True when every event in (from, to] belongs to the connector's own
+ * bookkeeping streams (its checkpoints and their metadata). */
+static bool only_bookkeeping_between(struct sl_store *store, const char *id, uint64_t from, uint64_t to)
+{
+    char checkpoints[128], meta[136];
+    snprintf(checkpoints, sizeof(checkpoints), "$connectors/%s/checkpoints", id);
+    snprintf(meta, sizeof(meta), "$$%s", checkpoints);
+    for (uint64_t p = from + 1; p <= to; p++) {
+        struct sl_read_result r = {0};
+        struct sl_error err = {0};
+        if (sl_store_read_at(store, p, &r, &err) != SL_OK)
+            return false;
+        const struct sl_event *ev = &r.events[0];
+        bool ours = (ev->stream_len == strlen(checkpoints) && memcmp(ev->stream, checkpoints, ev->stream_len) == 0) ||
+                    (ev->stream_len == strlen(meta) && memcmp(ev->stream, meta, ev->stream_len) == 0);
+        sl_read_result_free(&r);
+        if (!ours)
+            return false;
+    }
+    return true;
+}
+
+/* ---- the log sink's file ---- */
+
+struct line {
+    char id[64];
+    char stream[160];
+    uint64_t position;
+    char type[64];
+};
+
+/* Reads `path` as lines `{recordId} {stream}@{logPosition} {eventType}`. */
+static size_t read_lines(const char *path, struct line *out, size_t cap)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return 0;
+    char text[512];
+    size_t n = 0;
+    while (n < cap && fgets(text, sizeof(text), file) != NULL) {
+        struct line *l = &out[n];
+        char where[160];
+        unsigned long long position;
+        if (sscanf(text, "%63s %159s %63s", l->id, where, l->type) != 3)
+            fail_msg("line %zu of %s is not `id stream@position type`: %s", n + 1, path, text);
+        char *at = strrchr(where, '@');
+        if (at == NULL || sscanf(at + 1, "%llu", &position) != 1)
+            fail_msg("line %zu of %s has no @position: %s", n + 1, path, text);
+        *at = '\0';
+        snprintf(l->stream, sizeof(l->stream), "%s", where);
+        l->position = position;
+        n++;
+    }
+    fclose(file);
+    return n;
+}
+
+static size_t count_lines(const char *path)
+{
+    struct line lines[64];
+    return read_lines(path, lines, ARRAY_LEN(lines));
+}
+
+static void assert_lines_are(const char *path, const struct appended *want, size_t n_want)
+{
+    struct line lines[64];
+    size_t n = read_lines(path, lines, ARRAY_LEN(lines));
+    if (n != n_want)
+        fail_msg("%s has %zu lines, expected %zu", path, n, n_want);
+    for (size_t i = 0; i < n; i++) {
+        if (lines[i].position != want[i].position || strcmp(lines[i].id, want[i].id) != 0 ||
+            strcmp(lines[i].stream, want[i].stream) != 0)
+            fail_msg("line %zu is %s %s@%llu, expected %s %s@%llu", i + 1, lines[i].id, lines[i].stream,
+                     (unsigned long long)lines[i].position, want[i].id, want[i].stream,
+                     (unsigned long long)want[i].position);
+        assert_string_equal(lines[i].type, "OrderPlaced");
+    }
+}
+
+static void log_settings(struct sl_settings *s, const char *path)
+{
+    settings_of(s, "instanceTypeName", "serilog-sink", "path", path, "includeRecordData", "false",
+                "subscription:filter:scope", "stream", "subscription:filter:filterType", "prefix",
+                "subscription:filter:expression", "orders-", NULL);
+}
+
+static void log_path(const struct fixture *f, char out[PATH_MAX])
+{
+    int n = snprintf(out, PATH_MAX, "%.*s/records.log", PATH_MAX - 16, f->dir);
+    assert_true(n > 0 && n < PATH_MAX);
+}
+
+/* ---- log sink ---- */
+
+static void test_worker_writes_matching_events_in_order_and_leaves_out_the_rest(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    log_path(f, path);
+    struct appended want[4];
+    want[0] = append_numbered(f->store, "orders-1", 0);
+    append_numbered(f->store, "customers-1", 1);
+    want[1] = append_numbered(f->store, "orders-2", 2);
+    want[2] = append_numbered(f->store, "orders-1", 3);
+    append_numbered(f->store, "$ce-orders", 4);
+    want[3] = append_numbered(f->store, "orders-3", 5);
+    struct appended last = append_numbered(f->store, "customers-2", 6);
+
+    struct sl_settings s;
+    log_settings(&s, path);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-log", &s, 0, r);
+    assert_true(wait_until(count_lines(path) >= 4 && processed(r) >= last.position, WAIT_MS));
+    sl_worker_stop(w);
+
+    assert_lines_are(path, want, ARRAY_LEN(want));
+    assert_int_equal(run_get(r, &r->n_running), 1);
+    assert_int_equal(run_get(r, &r->n_failed), 0);
+    assert_int_equal(atomic_load(&r->counters.delivered), 4);
+    assert_true(atomic_load(&r->counters.filtered) >= 3);
+    assert_int_equal(atomic_load(&r->counters.failed), 0);
+
+    bool found;
+    uint64_t checkpoint = checkpoint_of(f->store, "orders-to-log", &found);
+    assert_true(found);
+    assert_true(checkpoint >= last.position);
+    assert_true(checkpoint <= sl_store_head(f->store));
+    assert_true(only_bookkeeping_between(f->store, "orders-to-log", last.position, checkpoint));
+    sl_settings_free(&s);
+    run_free(r);
+}
+
+static void test_stop_commits_the_last_position_handled_filtered_events_included(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    log_path(f, path);
+    /* An earlier run left a checkpoint at 0. */
+    struct sl_error err = {0};
+    assert_code(sl_checkpoint_save(f->store, "orders-to-log", 0, &err), SL_OK, &err);
+    append_numbered(f->store, "orders-1", 0);
+    append_numbered(f->store, "orders-2", 1);
+    append_numbered(f->store, "customers-1", 2);
+    append_numbered(f->store, "customers-2", 3);
+    struct appended last = append_numbered(f->store, "customers-3", 4);
+
+    struct sl_settings s;
+    log_settings(&s, path);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-log", &s, 0, r);
+    assert_true(wait_until(processed(r) >= last.position, WAIT_MS));
+    sl_worker_stop(w);
+
+    bool found;
+    assert_int_equal(checkpoint_of(f->store, "orders-to-log", &found), last.position);
+    assert_true(found);
+    pthread_mutex_lock(&r->mu);
+    assert_true(r->n_checkpoints >= 1);
+    assert_int_equal(r->last_checkpoint, last.position);
+    pthread_mutex_unlock(&r->mu);
+    assert_int_equal(count_lines(path), 2);
+    sl_settings_free(&s);
+    run_free(r);
+}
+
+static void test_restart_from_the_checkpoint_delivers_nothing_twice(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    log_path(f, path);
+    struct appended want[6];
+    want[0] = append_numbered(f->store, "orders-1", 0);
+    want[1] = append_numbered(f->store, "orders-1", 1);
+    struct appended last = append_numbered(f->store, "customers-1", 2);
+    want[2] = append_numbered(f->store, "orders-2", 3);
+    last = append_numbered(f->store, "customers-1", 4);
+
+    struct sl_settings s;
+    log_settings(&s, path);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-log", &s, 0, r);
+    assert_true(wait_until(count_lines(path) >= 3 && processed(r) >= last.position, WAIT_MS));
+    sl_worker_stop(w);
+    bool found;
+    uint64_t checkpoint = checkpoint_of(f->store, "orders-to-log", &found);
+    assert_true(found);
+    assert_true(checkpoint >= last.position);
+
+    /* More events while it is stopped, then the next run from the checkpoint. */
+    want[3] = append_numbered(f->store, "orders-3", 5);
+    append_numbered(f->store, "customers-2", 6);
+    want[4] = append_numbered(f->store, "orders-1", 7);
+    want[5] = append_numbered(f->store, "orders-4", 8);
+    last = append_numbered(f->store, "customers-3", 9);
+    run_free(r);
+    r = run_new();
+    w = start_worker(f->store, "orders-to-log", &s, checkpoint, r);
+    assert_true(wait_until(count_lines(path) >= 6 && processed(r) >= last.position, WAIT_MS));
+    sl_worker_stop(w);
+
+    assert_lines_are(path, want, ARRAY_LEN(want));
+    assert_int_equal(atomic_load(&r->counters.delivered), 3);
+    checkpoint = checkpoint_of(f->store, "orders-to-log", &found);
+    assert_true(checkpoint >= last.position);
+    assert_true(only_bookkeeping_between(f->store, "orders-to-log", last.position, checkpoint));
+    sl_settings_free(&s);
+    run_free(r);
+}
+
+static void test_worker_starts_strictly_after_its_start_position(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    log_path(f, path);
+    append_numbered(f->store, "orders-1", 0);
+    struct appended start = append_numbered(f->store, "orders-1", 1);
+    struct appended want[2];
+    want[0] = append_numbered(f->store, "orders-1", 2);
+    want[1] = append_numbered(f->store, "orders-2", 3);
+
+    struct sl_settings s;
+    log_settings(&s, path);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-log", &s, start.position, r);
+    assert_true(wait_until(processed(r) >= want[1].position, WAIT_MS));
+    sl_worker_stop(w);
+    assert_lines_are(path, want, ARRAY_LEN(want));
+    sl_settings_free(&s);
+    run_free(r);
+}
+
+static void test_worker_delivers_events_appended_while_it_runs(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    log_path(f, path);
+    struct sl_settings s;
+    log_settings(&s, path);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-log", &s, 0, r);
+    assert_true(wait_until(run_get(r, &r->n_running) == 1, WAIT_MS));
+    struct appended want[3];
+    for (int i = 0; i < 3; i++) {
+        want[i] = append_numbered(f->store, "orders-live", i);
+        assert_true(wait_until(count_lines(path) == (size_t)i + 1, WAIT_MS));
+    }
+    sl_worker_stop(w);
+    assert_lines_are(path, want, ARRAY_LEN(want));
+    sl_settings_free(&s);
+    run_free(r);
+}
+
+/* ---- HTTP sink ---- */
+
+static void http_settings(struct sl_settings *s, const struct receiver *rx, const char *key, ...)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/in", rx->port);
+    settings_of(s, "instanceTypeName", "http-sink", "url", url, "timeoutMs", "5000",
+                "resilience:firstDelayBound:delayMs", "20", NULL);
+    va_list ap;
+    va_start(ap, key);
+    for (const char *k = key; k != NULL; k = va_arg(ap, const char *))
+        assert_true(sl_settings_set(s, k, va_arg(ap, const char *)));
+    va_end(ap);
+}
+
+/* The body of request `i` as a C string (it is the event's JSON). */
+static const char *body_of(struct receiver *rx, size_t i)
+{
+    const struct rx_request *req = rx_request(rx, i);
+    assert_non_null(req);
+    return req->body ? req->body : "";
+}
+
+static void test_http_worker_delivers_records_in_log_order(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    struct appended a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = append_numbered(f->store, i % 2 ? "orders-odd" : "orders-even", i);
+
+    struct sl_settings s;
+    http_settings(&s, rx, NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(rx_count(rx) >= 6 && processed(r) >= a[5].position, WAIT_MS));
+    sl_worker_stop(w);
+
+    assert_int_equal(rx_count(rx), 6);
+    for (size_t i = 0; i < 6; i++) {
+        const struct rx_request *req = rx_request(rx, i);
+        assert_string_equal(body_of(rx, i), a[i].data);
+        char value[128], position[32];
+        snprintf(position, sizeof(position), "%llu", (unsigned long long)a[i].position);
+        assert_true(rx_header(req->head, "esdb-record-log-position", value, sizeof(value)));
+        assert_string_equal(value, position);
+        assert_true(rx_header(req->head, "esdb-record-id", value, sizeof(value)));
+        assert_string_equal(value, a[i].id);
+        assert_true(rx_header(req->head, "esdb-record-stream-id", value, sizeof(value)));
+        assert_string_equal(value, a[i].stream);
+    }
+    assert_int_equal(atomic_load(&r->counters.delivered), 6);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
+static void test_rejected_record_is_dead_lettered_and_delivery_goes_on(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    const struct rx_action script[] = {RX_OK(200), RX_OK(400), RX_OK(200)};
+    rx_script(rx, script, ARRAY_LEN(script));
+    struct appended a[3];
+    for (int i = 0; i < 3; i++)
+        a[i] = append_numbered(f->store, "orders-1", i);
+
+    struct sl_settings s;
+    http_settings(&s, rx, "resilience:onExhausted", "dead-letter", NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(rx_count(rx) >= 3 && processed(r) >= a[2].position, WAIT_MS));
+    sl_worker_stop(w);
+
+    /* A 400 is not retried: each record was sent once, in order. */
+    assert_int_equal(rx_count(rx), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(body_of(rx, i), a[i].data);
+    assert_int_equal(run_get(r, &r->n_failed), 0);
+    assert_int_equal(atomic_load(&r->counters.delivered), 2);
+    assert_int_equal(atomic_load(&r->counters.dead_lettered), 1);
+
+    struct sl_read_result dlq;
+    read_stream_ok(f->store, "$connectors/orders-to-http/dlq", 0, false, 10, &dlq);
+    assert_int_equal(dlq.count, 1);
+    const struct sl_event *ev = &dlq.events[0];
+    assert_int_equal(ev->data_len, strlen(a[1].data));
+    assert_memory_equal(ev->data, a[1].data, ev->data_len);
+    char *meta = strndup(ev->metadata, ev->metadata_len);
+    assert_non_null(meta);
+    assert_non_null(strstr(meta, a[1].id));
+    assert_non_null(strstr(meta, "400"));
+    free(meta);
+    sl_read_result_free(&dlq);
+
+    bool found;
+    uint64_t checkpoint = checkpoint_of(f->store, "orders-to-http", &found);
+    assert_true(found);
+    assert_true(checkpoint >= a[2].position);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
+static void test_rejected_record_with_on_exhausted_stop_fails_naming_the_record(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    const struct rx_action script[] = {RX_OK(200), RX_OK(400)};
+    rx_script(rx, script, ARRAY_LEN(script));
+    struct sl_error err = {0};
+    assert_code(sl_checkpoint_save(f->store, "orders-to-http", 0, &err), SL_OK, &err);
+    struct appended a[3];
+    for (int i = 0; i < 3; i++)
+        a[i] = append_numbered(f->store, "orders-1", i);
+
+    struct sl_settings s;
+    http_settings(&s, rx, "resilience:onExhausted", "stop", NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(run_get(r, &r->n_failed) == 1, WAIT_MS));
+    sl_worker_stop(w);
+
+    char position[32];
+    snprintf(position, sizeof(position), "%llu", (unsigned long long)a[1].position);
+    pthread_mutex_lock(&r->mu);
+    bool names_record = strstr(r->failure, a[1].id) != NULL || strstr(r->failure, position) != NULL;
+    if (!names_record)
+        fail_msg("the failure \"%s\" names neither record %s nor position %s", r->failure, a[1].id, position);
+    pthread_mutex_unlock(&r->mu);
+    /* Nothing after the rejected record was sent. */
+    assert_int_equal(rx_count(rx), 2);
+    assert_string_equal(body_of(rx, 1), a[1].data);
+    assert_int_equal(atomic_load(&r->counters.delivered), 1);
+    assert_int_equal(atomic_load(&r->counters.failed), 1);
+
+    bool found;
+    uint64_t checkpoint = checkpoint_of(f->store, "orders-to-http", &found);
+    assert_true(found);
+    assert_true(checkpoint >= a[0].position);
+    assert_true(checkpoint < a[1].position);
+    struct sl_read_result dlq = {0};
+    assert_int_equal(sl_store_read_stream(f->store, STR_ARGS("$connectors/orders-to-http/dlq"), 0, false, 10, &dlq,
+                                          &err),
+                     SL_E_NOT_FOUND);
+    sl_read_result_free(&dlq);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
+static void test_checkpoint_never_passes_a_record_still_being_retried(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    struct rx_action script[24];
+    script[0] = RX_OK(200);
+    for (size_t i = 1; i < ARRAY_LEN(script); i++)
+        script[i] = RX_OK(503);
+    rx_script(rx, script, ARRAY_LEN(script));
+    struct sl_error err = {0};
+    assert_code(sl_checkpoint_save(f->store, "orders-to-http", 0, &err), SL_OK, &err);
+    struct appended a[3];
+    for (int i = 0; i < 3; i++)
+        a[i] = append_numbered(f->store, "orders-1", i);
+
+    struct sl_settings s;
+    http_settings(&s, rx, NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(rx_count(rx) >= 4, WAIT_MS));
+    sl_worker_stop(w);
+
+    /* In order: while a[1] is retried, a[2] is not sent. */
+    size_t n = rx_count(rx);
+    assert_string_equal(body_of(rx, 0), a[0].data);
+    for (size_t i = 1; i < n; i++)
+        assert_string_equal(body_of(rx, i), a[1].data);
+    assert_true(atomic_load(&r->counters.retries) >= 2);
+    assert_int_equal(run_get(r, &r->n_failed), 0);
+    bool found;
+    uint64_t checkpoint = checkpoint_of(f->store, "orders-to-http", &found);
+    assert_true(found);
+    assert_int_equal(checkpoint, a[0].position);
+
+    /* The target recovers: the next run sends a[1] again, then a[2], and not a[0]. */
+    rx_script(rx, NULL, 0);
+    run_free(r);
+    r = run_new();
+    w = start_worker(f->store, "orders-to-http", &s, checkpoint, r);
+    assert_true(wait_until(rx_count(rx) >= n + 2 && processed(r) >= a[2].position, WAIT_MS));
+    sl_worker_stop(w);
+    assert_int_equal(rx_count(rx), n + 2);
+    assert_string_equal(body_of(rx, n), a[1].data);
+    assert_string_equal(body_of(rx, n + 1), a[2].data);
+    checkpoint = checkpoint_of(f->store, "orders-to-http", &found);
+    assert_true(checkpoint >= a[2].position);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
+int main(void)
+{
+    sl_log_set_level(SL_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        STORE_TEST(test_worker_writes_matching_events_in_order_and_leaves_out_the_rest),
+        STORE_TEST(test_stop_commits_the_last_position_handled_filtered_events_included),
+        STORE_TEST(test_restart_from_the_checkpoint_delivers_nothing_twice),
+        STORE_TEST(test_worker_starts_strictly_after_its_start_position),
+        STORE_TEST(test_worker_delivers_events_appended_while_it_runs),
+        STORE_TEST(test_http_worker_delivers_records_in_log_order),
+        STORE_TEST(test_rejected_record_is_dead_lettered_and_delivery_goes_on),
+        STORE_TEST(test_rejected_record_with_on_exhausted_stop_fails_naming_the_record),
+        STORE_TEST(test_checkpoint_never_passes_a_record_still_being_retried),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
