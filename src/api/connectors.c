@@ -317,6 +317,12 @@ static void list(struct sl_api *api, struct sl_http_request *req)
         !query_size(req, "pageSize", 100, 10000, &q.page_size))
         return;
     char *states = sl_http_query_param(req, "state");
+    if (states && !sl_connector_states_are_valid(states)) {
+        free(states);
+        invalid(req, "state",
+                "state must be CONNECTOR_STATE_ACTIVATING, _RUNNING, _DEACTIVATING or _STOPPED (comma-separated)");
+        return;
+    }
     char *types = sl_http_query_param(req, "instanceTypeName");
     char *ids = sl_http_query_param(req, "connectorId");
     q.states = states;

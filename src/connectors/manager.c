@@ -90,6 +90,8 @@ enum sl_code sl_manager_record(struct sl_connectors *m, struct connector *c, con
     enum sl_code code = sl_store_write(m->store, &w);
     if (code && err)
         *err = w.err;
+    if (code == SL_OK)
+        c->recorded_us = w.created_us;
     free(text);
     return code;
 }
@@ -98,7 +100,7 @@ void sl_manager_set_state(struct sl_connectors *m, struct connector *c, enum sta
 {
     pthread_mutex_lock(&m->lock);
     c->state = s;
-    c->state_us = c->update_us = sl_now_us();
+    c->state_us = c->update_us = c->recorded_us;
     if (s == RUNNING)
         c->has_error = false;
     pthread_mutex_unlock(&m->lock);
@@ -300,7 +302,7 @@ static enum sl_code do_create(struct sl_connectors *m, struct sl_connector_comma
     json_t *data = json_pack("{s:s,s:s,s:o}", "name", name, "instanceTypeName", sl_settings_get(&copy, "instanceTypeName"),
                              "settings", sl_settings_to_flat_json(&copy, NULL, true));
     code = sl_manager_record(m, c, "$conn-mngt-connector-created", data, err);
-    int64_t now = sl_now_us();
+    int64_t now = c->recorded_us;
     pthread_mutex_lock(&m->lock);
     if (code == SL_OK) {
         free(c->name);
@@ -357,7 +359,7 @@ static enum sl_code do_reconfigure(struct sl_connectors *m, struct sl_connector_
     sl_settings_free(&c->settings);
     c->settings = copy;
     c->sink = sink;
-    c->settings_us = c->update_us = sl_now_us();
+    c->settings_us = c->update_us = c->recorded_us;
     pthread_mutex_unlock(&m->lock);
     return SL_OK;
 }
@@ -439,7 +441,7 @@ static enum sl_code do_rename(struct sl_connectors *m, struct sl_connector_comma
     pthread_mutex_lock(&m->lock);
     free(c->name);
     c->name = copy;
-    c->update_us = sl_now_us();
+    c->update_us = c->recorded_us;
     pthread_mutex_unlock(&m->lock);
     return SL_OK;
 }
@@ -456,7 +458,7 @@ static enum sl_code do_delete(struct sl_connectors *m, struct sl_connector_comma
         return code;
     pthread_mutex_lock(&m->lock);
     c->is_deleted = true;
-    c->delete_us = c->update_us = sl_now_us();
+    c->delete_us = c->update_us = c->recorded_us;
     pthread_mutex_unlock(&m->lock);
     sl_info("connectors", "%s: deleted", c->id);
     return SL_OK;

@@ -89,6 +89,10 @@ enum sl_code sl_connectors_settings(struct sl_connectors *m, const char *id, boo
 /* Prometheus text for every connector (spec §8). */
 void sl_connectors_write_metrics(struct sl_connectors *m, struct sl_buf *b);
 
+/* True when every comma-separated item names a state (CONNECTOR_STATE_RUNNING
+ * or RUNNING, ignoring case). */
+bool sl_connector_states_are_valid(const char *list);
+
 /* True when `id` is 5-50 characters of [A-Za-z0-9_-]. */
 bool sl_connector_id_is_valid(const char *id);
 

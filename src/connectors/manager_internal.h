@@ -41,6 +41,7 @@ struct connector {
     struct sl_worker *worker;
     struct worker_link *link;
     uint64_t generation;
+    int64_t recorded_us; /* commit time of the last management event: the times shown come from it */
 };
 
 /* Reports from workers travel through the same queue as commands. */

@@ -94,7 +94,7 @@ json_t *sl_connectors_list(struct sl_connectors *m, const struct sl_connector_qu
     size_t first = (q->page ? q->page - 1 : 0) * q->page_size;
     pthread_mutex_lock(&m->lock);
     struct connector **sorted = malloc((m->count ? m->count : 1) * sizeof(*sorted));
-    if (sorted)
+    if (sorted && m->count)
         memcpy(sorted, m->items, m->count * sizeof(*sorted));
     size_t n = sorted ? m->count : 0;
     qsort(sorted, n, sizeof(*sorted), by_id);
@@ -102,7 +102,8 @@ json_t *sl_connectors_list(struct sl_connectors *m, const struct sl_connector_qu
         const struct connector *c = sorted[i];
         if (c->is_deleted && !q->show_deleted)
             continue;
-        if (q->states && q->states[0] && !in_list(q->states, sl_connector_state_names[c->state]))
+        if (q->states && q->states[0] && !in_list(q->states, sl_connector_state_names[c->state]) &&
+            !in_list(q->states, sl_connector_state_names[c->state] + strlen("CONNECTOR_STATE_")))
             continue;
         if (q->instance_types && q->instance_types[0] && !in_list(q->instance_types, instance_type(c)))
             continue;
@@ -205,4 +206,23 @@ void sl_connectors_write_metrics(struct sl_connectors *m, struct sl_buf *b)
         sl_histogram_write(b, "messaging_kurrent_consumer_commit_latency_s", labels, &c->counters.commit_latency);
     }
     pthread_mutex_unlock(&m->lock);
+}
+
+bool sl_connector_states_are_valid(const char *list)
+{
+    const char *p = list;
+    while (p && *p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        bool known = false;
+        for (int i = 0; i < 4 && !known; i++) {
+            const char *full = sl_connector_state_names[i], *brief = full + strlen("CONNECTOR_STATE_");
+            known = (len == strlen(full) && strncasecmp(p, full, len) == 0) ||
+                    (len == strlen(brief) && strncasecmp(p, brief, len) == 0);
+        }
+        if (!known)
+            return false;
+        p = end ? end + 1 : NULL;
+    }
+    return true;
 }

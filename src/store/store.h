@@ -93,6 +93,7 @@ struct sl_write {
     uint64_t position;      /* log position of the last event written (or of the original, when idempotent) */
     int64_t actual_revision; /* on SL_E_WRONG_REVISION: the stream's revision, -1 = no stream */
     bool was_idempotent;    /* true when the events were already there and nothing was written */
+    int64_t created_us;     /* the commit time stamped on the events written */
 
     /* Called once, on the writer thread, after commit or failure. Must not
      * block and must not call the store's write functions synchronously. */

@@ -393,6 +393,7 @@ static void apply_append(struct batch *b, const struct sl_store *store, struct s
     w->code = SL_OK;
     w->last_revision = st.row.last_revision;
     w->position = b->head;
+    w->created_us = b->created_us;
 }
 
 /* Soft delete: the stream's metadata gets `$tb` = last revision + 1, as

@@ -91,7 +91,7 @@ def test_the_list_reports_delivered_filtered_failed_counts_and_lag(fresh_server,
         "resilience:onExhausted": "dead-letter", "resilience:firstDelayBound:delayMs": "100"}))
     receiver.answer_when(lambda r: b"poison" in r.body, 400)
     for i in range(20):
-        c.api.append_ok(f"{prefix}{i % 2}", [event("Match", {"i": i, "poison": i == 7})])
+        c.api.append_ok(f"{prefix}{i % 2}", [event("Match", {"i": i, "poison": True} if i == 7 else {"i": i})])
         c.api.append_ok(f"other-{t}", [event("NoMatch", {"i": i}), event("NoMatch", {"i": i})])
     c.start_running(cid)
     receiver.wait_for(19, timeout=30)
@@ -118,6 +118,6 @@ def test_the_list_reports_delivered_filtered_failed_counts_and_lag(fresh_server,
     item = c.get_ok(cid)
     assert stat(item, "delivered") >= 44
     head = c.api.head_position()
-    assert as_int(item.get("position", 0)) <= head
+    assert item.get("position") is None or as_int(item["position"]) <= head
     assert c.get_ok(cid)["state"] == RUNNING
     assert log_events(c.api, prefix)[-1]["position"] <= head

@@ -113,6 +113,20 @@ def test_checkpoints_hold_the_committed_position_and_keep_at_most_10(conns, rece
     assert as_int(item["position"]) >= last
 
 
+def test_a_checkpoint_is_committed_when_the_connector_catches_up(conns, receiver):
+    cid = new_id()
+    prefix = f"cu-{tag()}-"
+    conns.create_ok(cid, settings=http_sink(receiver.url, prefix=prefix, **{
+        "autocommit:interval": "60000", "autocommit:recordsThreshold": "1000"}))
+    conns.start_running(cid)
+    ack = conns.api.append_ok(prefix + "1", [event("E", {"k": k}) for k in range(5)])
+    receiver.wait_for(5, timeout=20)
+    t0 = time.monotonic()
+    item = conns.wait_position(cid, ack["position"], timeout=5)
+    print(f"checkpoint committed {time.monotonic() - t0:.2f} s after the last delivery")
+    assert item.get("positionUpdateTime"), item
+
+
 def test_a_checkpoint_moves_through_a_long_run_of_non_matching_events(conns, receiver):
     cid = new_id()
     t = tag()
