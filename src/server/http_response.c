@@ -115,8 +115,10 @@ void sl_http_respond(struct sl_http_request *req, int status, const char *conten
                 status);
         status = 500;
     }
-    /* RFC 9110: 204 and 304 carry neither a body nor a Content-Length. */
+    /* RFC 9110: 204 and 304 carry neither a body nor a Content-Length. A response to HEAD has the
+     * head a GET would get and no body: a client reads none, and would take one for the next response. */
     bool has_body = status != 204 && status != 304;
+    bool is_head = strcmp(req->method, "HEAD") == 0;
     bool is_keep_alive = sl_http_conn_keeps_alive(c, r);
 
     struct sl_buf out;
@@ -124,7 +126,7 @@ void sl_http_respond(struct sl_http_request *req, int status, const char *conten
     sl_buf_reserve(&out, 256 + body_len);
     sl_http_head(&out, status, has_body ? content_type : NULL, has_body ? (int64_t)body_len : -1,
                  is_keep_alive, extra_headers);
-    if (has_body)
+    if (has_body && !is_head)
         sl_buf_append(&out, body, body_len);
     sl_http_count_status(c->srv, status);
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/grpc.h"
 #include "server/http.h"
 #include "util/error.h"
 
@@ -32,6 +33,9 @@ struct sl_server_options {
     struct sl_server_limits limits; /* zeros take the defaults */
     sl_http_handler handler;
     void *handler_arg;
+    /* gRPC over HTTP/2 on the same port (server/grpc.h); NULL = HTTP/2 refused. */
+    sl_grpc_handler grpc_handler;
+    void *grpc_handler_arg;
 };
 
 struct sl_server;

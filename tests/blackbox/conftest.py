@@ -3,7 +3,14 @@ free port with a fresh data directory, stopped and cleaned up afterwards.
 
 A failing test gets the server's output (stdout and stderr) appended to its report. A
 server whose output holds a sanitizer report, or that does not exit cleanly on SIGTERM,
-fails the test that owned it."""
+fails the test that owned it. Every test has a time limit (60 s unless marked
+`time_limit(seconds)`), and every server is killed when the test process ends.
+
+Environment:
+  SLUICE_BIN                 the binary (default: build-test/sluice of the repository)
+  SLUICE_TEST_LOAD_SECONDS   how long the concurrency test's load runs (default 10)
+  SLUICE_TEST_APPENDERS      how many concurrent appenders it runs (default 200)
+  SLUICE_TEST_LOG_LEVEL      passed to the servers as --log-level when set"""
 
 import atexit
 import ctypes

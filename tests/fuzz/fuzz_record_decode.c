@@ -184,7 +184,7 @@ static void round_trip(const uint8_t *data, size_t size)
     for (int i = 0; i < 16; i++)
         ne.id[i] = (uint8_t)(data[4 + i % 4] * (i + 1));
     int64_t revision = (int64_t)((uint64_t)data[5] << 56 | (uint64_t)data[6] << 8 | data[7]);
-    int64_t created_us = -revision * 1000003;
+    int64_t created_us = (int64_t)((uint64_t)revision * 1000003u);
 
     size_t n = sl_record_size(stream_len, &ne);
     uint8_t *rec = malloc(n);
