@@ -43,3 +43,23 @@ lint:
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)
+
+# Fuzzing (tests/fuzz): libFuzzer targets built with clang-14, ASan and UBSan into $(FUZZ_BUILD).
+# `make fuzz` runs each target FUZZ_SECONDS on a scratch copy of its corpus; `make fuzz-smoke`
+# runs each for 10 s (CI). Findings land in $(FUZZ_BUILD)/fuzz-work/<target>/artifacts/.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= fuzz_http_request fuzz_event_json fuzz_connector_settings fuzz_record_decode
+
+.PHONY: fuzz-build fuzz fuzz-smoke
+
+fuzz-build: setup
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Debug \
+	  -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) 10 $(FUZZ_TARGETS)

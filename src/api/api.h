@@ -21,7 +21,7 @@ struct sl_api {
     struct sl_server *server;
     struct sl_subscriptions *subs;
     struct sl_connectors *connectors;
-    const char *admin_token; /* bearer token that may see secrets; NULL = nobody */
+    const char *admin_token;     /* bearer token that may see secrets; NULL = nobody */
     _Atomic bool commit_pending; /* a head change is posted to the loop and not yet handled */
     int64_t started_us;
 };
@@ -40,13 +40,13 @@ void sl_api_health_live(struct sl_api *api, struct sl_http_request *req);
 void sl_api_health_ready(struct sl_api *api, struct sl_http_request *req);
 void sl_api_metrics(struct sl_api *api, struct sl_http_request *req);
 /* /connectors[/...]: `seg` holds the n raw path segments, seg[0] = "connectors". */
-void sl_api_connectors(struct sl_api *api, struct sl_http_request *req, const char *const *seg, const size_t *len,
-                       size_t n);
+void sl_api_connectors(struct sl_api *api, struct sl_http_request *req, const char *const *seg,
+                       const size_t *len, size_t n);
 
 /* Subscriptions (subscriptions.c). */
 struct sl_subscriptions *sl_subscriptions_new(struct sl_api *api);
 void sl_subscriptions_on_commit(struct sl_subscriptions *subs); /* loop thread: the head moved */
-void sl_subscriptions_end_all(struct sl_subscriptions *subs);  /* loop thread: shutdown */
+void sl_subscriptions_end_all(struct sl_subscriptions *subs);   /* loop thread: shutdown */
 size_t sl_subscriptions_count(const struct sl_subscriptions *subs);
 void sl_subscriptions_free(struct sl_subscriptions *subs);
 

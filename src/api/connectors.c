@@ -13,24 +13,36 @@
 #include "connectors/manager.h"
 #include "util/codec.h"
 
-enum { GRPC_INVALID_ARGUMENT = 3, GRPC_NOT_FOUND = 5, GRPC_ALREADY_EXISTS = 6, GRPC_RESOURCE_EXHAUSTED = 8,
-       GRPC_INTERNAL = 13, GRPC_UNAVAILABLE = 14 };
+enum {
+    GRPC_INVALID_ARGUMENT = 3,
+    GRPC_NOT_FOUND = 5,
+    GRPC_ALREADY_EXISTS = 6,
+    GRPC_RESOURCE_EXHAUSTED = 8,
+    GRPC_INTERNAL = 13,
+    GRPC_UNAVAILABLE = 14
+};
 
 static int grpc_code(enum sl_code code)
 {
     switch (code) {
     case SL_E_INVALID:
     case SL_E_TOO_LARGE:
-    case SL_E_WRONG_REVISION: return GRPC_INVALID_ARGUMENT;
+    case SL_E_WRONG_REVISION:
+        return GRPC_INVALID_ARGUMENT;
     case SL_E_NOT_FOUND:
-    case SL_E_DELETED: return GRPC_NOT_FOUND;
-    case SL_E_EXISTS: return GRPC_ALREADY_EXISTS;
-    case SL_E_FULL: return GRPC_RESOURCE_EXHAUSTED;
+    case SL_E_DELETED:
+        return GRPC_NOT_FOUND;
+    case SL_E_EXISTS:
+        return GRPC_ALREADY_EXISTS;
+    case SL_E_FULL:
+        return GRPC_RESOURCE_EXHAUSTED;
     case SL_E_IO:
     case SL_E_SHUTDOWN:
     case SL_E_UNAVAILABLE:
-    case SL_E_TIMEOUT: return GRPC_UNAVAILABLE;
-    default: return GRPC_INTERNAL;
+    case SL_E_TIMEOUT:
+        return GRPC_UNAVAILABLE;
+    default:
+        return GRPC_INTERNAL;
     }
 }
 
@@ -42,10 +54,11 @@ static void fail(struct sl_http_request *req, const struct sl_error *err, const 
             json_array_append_new(details, json_pack("{s:s,s:s}", "field", v->items[i].field, "description",
                                                      v->items[i].description));
     } else if (err->field[0]) {
-        json_array_append_new(details, json_pack("{s:s,s:s}", "field", err->field, "description", err->message));
+        json_array_append_new(details,
+                              json_pack("{s:s,s:s}", "field", err->field, "description", err->message));
     }
-    json_t *body = json_pack("{s:i,s:s,s:s,s:o}", "code", grpc_code(err->code), "error", sl_code_name(err->code),
-                             "message", err->message, "details", details);
+    json_t *body = json_pack("{s:i,s:s,s:s,s:o}", "code", grpc_code(err->code), "error",
+                             sl_code_name(err->code), "message", err->message, "details", details);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     int status = sl_api_status_of(err->code);
@@ -240,8 +253,9 @@ static void rename_connector(struct sl_api *api, struct sl_http_request *req, co
         submit(api, p);
 }
 
-static void simple_command(struct sl_api *api, struct sl_http_request *req, enum sl_connector_command_kind kind,
-                           const char *id, const char *position, size_t position_len)
+static void simple_command(struct sl_api *api, struct sl_http_request *req,
+                           enum sl_connector_command_kind kind, const char *id, const char *position,
+                           size_t position_len)
 {
     int64_t pos = 0;
     if (position && !sl_parse_u63(position, position_len, &pos)) {
@@ -313,14 +327,16 @@ static void list(struct sl_api *api, struct sl_http_request *req)
     bool ok;
     q.show_secrets = wants_secrets(api, req, &ok);
     if (!ok || !query_bool(req, "includeSettings", &q.include_settings) ||
-        !query_bool(req, "showDeleted", &q.show_deleted) || !query_size(req, "page", 1, SIZE_MAX / 100000, &q.page) ||
+        !query_bool(req, "showDeleted", &q.show_deleted) ||
+        !query_size(req, "page", 1, SIZE_MAX / 100000, &q.page) ||
         !query_size(req, "pageSize", 100, 10000, &q.page_size))
         return;
     char *states = sl_http_query_param(req, "state");
     if (states && !sl_connector_states_are_valid(states)) {
         free(states);
         invalid(req, "state",
-                "state must be CONNECTOR_STATE_ACTIVATING, _RUNNING, _DEACTIVATING or _STOPPED (comma-separated)");
+                "state must be CONNECTOR_STATE_ACTIVATING, _RUNNING, _DEACTIVATING or _STOPPED "
+                "(comma-separated)");
         return;
     }
     char *types = sl_http_query_param(req, "instanceTypeName");
@@ -342,9 +358,10 @@ static void get_one(struct sl_api *api, struct sl_http_request *req, const char 
         return;
     json_t *out;
     struct sl_error err = {0};
-    enum sl_code code = what == NULL ? sl_connectors_get(api->connectors, id, show, &out, &err)
-                                     : sl_connectors_settings(api->connectors, id, strcmp(what, "configuration") == 0,
-                                                              show, &out, &err);
+    enum sl_code code = what == NULL
+                            ? sl_connectors_get(api->connectors, id, show, &out, &err)
+                            : sl_connectors_settings(api->connectors, id, strcmp(what, "configuration") == 0,
+                                                     show, &out, &err);
     if (code)
         fail(req, &err, NULL);
     else
@@ -358,8 +375,8 @@ static bool is(const char *s, size_t len, const char *word)
     return len == strlen(word) && memcmp(s, word, len) == 0;
 }
 
-void sl_api_connectors(struct sl_api *api, struct sl_http_request *req, const char *const *seg, const size_t *len,
-                       size_t n)
+void sl_api_connectors(struct sl_api *api, struct sl_http_request *req, const char *const *seg,
+                       const size_t *len, size_t n)
 {
     const char *m = req->method;
     bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, put = strcmp(m, "PUT") == 0,

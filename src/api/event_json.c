@@ -20,8 +20,8 @@ void sl_event_to_json(struct sl_buf *b, const struct sl_event *ev)
     sl_format_rfc3339_us(ev->created_us, created);
     sl_buf_puts(b, "{\"streamId\":");
     sl_buf_json_string(b, ev->stream, ev->stream_len);
-    sl_buf_printf(b, ",\"revision\":%lld,\"position\":%llu,\"eventId\":\"%s\",\"eventType\":", (long long)ev->revision,
-                  (unsigned long long)ev->position, id);
+    sl_buf_printf(b, ",\"revision\":%lld,\"position\":%llu,\"eventId\":\"%s\",\"eventType\":",
+                  (long long)ev->revision, (unsigned long long)ev->position, id);
     sl_buf_json_string(b, ev->type, ev->type_len);
     sl_buf_printf(b, ",\"contentType\":\"%s\",\"created\":\"%s\",\"data\":",
                   (ev->flags & SL_EVENT_JSON) ? "application/json" : "application/octet-stream", created);

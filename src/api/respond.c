@@ -28,8 +28,8 @@ static void error_body(struct sl_buf *b, const char *code, const char *field, co
     sl_buf_putc(b, '}');
 }
 
-void sl_api_error(struct sl_http_request *req, int status, const char *code, const char *field, const char *fmt,
-                  ...)
+void sl_api_error(struct sl_http_request *req, int status, const char *code, const char *field,
+                  const char *fmt, ...)
 {
     char message[512];
     va_list ap;
@@ -46,21 +46,32 @@ void sl_api_error(struct sl_http_request *req, int status, const char *code, con
 int sl_api_status_of(enum sl_code code)
 {
     switch (code) {
-    case SL_OK: return 200;
-    case SL_E_INVALID: return 400;
-    case SL_E_NOT_FOUND: return 404;
-    case SL_E_WRONG_REVISION: return 409;
-    case SL_E_EXISTS: return 409;
-    case SL_E_DELETED: return 410;
-    case SL_E_TOO_LARGE: return 413;
-    case SL_E_TIMEOUT: return 504;
-    case SL_E_FULL: return 507;
+    case SL_OK:
+        return 200;
+    case SL_E_INVALID:
+        return 400;
+    case SL_E_NOT_FOUND:
+        return 404;
+    case SL_E_WRONG_REVISION:
+        return 409;
+    case SL_E_EXISTS:
+        return 409;
+    case SL_E_DELETED:
+        return 410;
+    case SL_E_TOO_LARGE:
+        return 413;
+    case SL_E_TIMEOUT:
+        return 504;
+    case SL_E_FULL:
+        return 507;
     case SL_E_IO:
     case SL_E_SHUTDOWN:
-    case SL_E_UNAVAILABLE: return 503;
+    case SL_E_UNAVAILABLE:
+        return 503;
     case SL_E_CORRUPT:
     case SL_E_NOMEM:
-    case SL_E_INTERNAL: return 500;
+    case SL_E_INTERNAL:
+        return 500;
     }
     return 500;
 }

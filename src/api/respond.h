@@ -11,8 +11,8 @@
 void sl_api_json(struct sl_http_request *req, int status, struct sl_buf *body);
 
 /* Ends `req` with `{"error": code, "message": ..., "field"?: field}`. */
-void sl_api_error(struct sl_http_request *req, int status, const char *code, const char *field, const char *fmt,
-                  ...) __attribute__((format(printf, 5, 6)));
+void sl_api_error(struct sl_http_request *req, int status, const char *code, const char *field,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Ends `req` with the HTTP status and body that fit a store or validation error. */
 void sl_api_fail(struct sl_http_request *req, const struct sl_error *err);

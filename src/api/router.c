@@ -34,7 +34,8 @@ static bool is(const char *seg, size_t len, const char *word)
 
 static void method_not_allowed(struct sl_http_request *req, const char *allowed)
 {
-    sl_api_error(req, 405, "method-not-allowed", NULL, "%s is not allowed here; use %s", req->method, allowed);
+    sl_api_error(req, 405, "method-not-allowed", NULL, "%s is not allowed here; use %s", req->method,
+                 allowed);
 }
 
 static void route_stream(struct sl_api *api, struct sl_http_request *req, const char *raw, size_t raw_len,
@@ -43,7 +44,8 @@ static void route_stream(struct sl_api *api, struct sl_http_request *req, const 
     size_t len;
     char *name = sl_api_percent_decode(raw, raw_len, &len);
     if (name == NULL) {
-        sl_api_error(req, 400, "invalid-argument", "stream", "the stream name has a malformed percent-escape");
+        sl_api_error(req, 400, "invalid-argument", "stream",
+                     "the stream name has a malformed percent-escape");
         return;
     }
     const char *m = req->method;
@@ -96,7 +98,8 @@ void sl_api_handle(struct sl_http_request *req, void *arg)
     } else if (n == 2 && is(seg[0], len[0], "subscriptions")) {
         route_stream(api, req, seg[1], len[1], false, true);
         return;
-    } else if (n == 2 && is(seg[0], len[0], "health") && (is(seg[1], len[1], "live") || is(seg[1], len[1], "ready"))) {
+    } else if (n == 2 && is(seg[0], len[0], "health") &&
+               (is(seg[1], len[1], "live") || is(seg[1], len[1], "ready"))) {
         if (strcmp(req->method, "GET") != 0)
             method_not_allowed(req, "GET");
         else if (is(seg[1], len[1], "live"))

@@ -34,8 +34,9 @@ static void append_single(struct sl_api *api, struct sl_http_request *req, const
         json_error_t jerr;
         json_t *v = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &jerr);
         if (v == NULL) {
-            sl_api_error(req, 400, "invalid-json", "body", "the body is not valid JSON: %s at line %d column %d",
-                         jerr.text, jerr.line, jerr.column);
+            sl_api_error(req, 400, "invalid-json", "body",
+                         "the body is not valid JSON: %s at line %d column %d", jerr.text, jerr.line,
+                         jerr.column);
             return;
         }
         json_decref(v);
@@ -98,7 +99,8 @@ static bool parse_event(struct sl_http_request *req, struct sl_pending_write *p,
     json_t *type = json_object_get(obj, "eventType");
     if (!json_is_string(type) || json_string_length(type) == 0) {
         snprintf(field, sizeof(field), "[%zu].eventType", i);
-        sl_api_error(req, 400, "invalid-argument", field, "event %zu needs an eventType: a non-empty string", i);
+        sl_api_error(req, 400, "invalid-argument", field, "event %zu needs an eventType: a non-empty string",
+                     i);
         return false;
     }
     ev->type = json_string_value(type);
@@ -121,8 +123,8 @@ static bool parse_event(struct sl_http_request *req, struct sl_pending_write *p,
             is_json = false;
         } else if (strcmp(s, CT_JSON) != 0) {
             snprintf(field, sizeof(field), "[%zu].contentType", i);
-            sl_api_error(req, 400, "invalid-argument", field, "event %zu: contentType must be %s or %s", i, CT_JSON,
-                         CT_BINARY);
+            sl_api_error(req, 400, "invalid-argument", field, "event %zu: contentType must be %s or %s", i,
+                         CT_JSON, CT_BINARY);
             return false;
         }
     }
@@ -159,9 +161,9 @@ static bool parse_event(struct sl_http_request *req, struct sl_pending_write *p,
         if (parts[k] == NULL)
             continue;
         size_t n = 0;
-        uint8_t *bytes = json_is_string(parts[k]) ? sl_base64_decode(json_string_value(parts[k]),
-                                                                     json_string_length(parts[k]), &n)
-                                                  : NULL;
+        uint8_t *bytes = json_is_string(parts[k])
+                             ? sl_base64_decode(json_string_value(parts[k]), json_string_length(parts[k]), &n)
+                             : NULL;
         if (bytes == NULL) {
             snprintf(field, sizeof(field), "[%zu].%s", i, names[k]);
             sl_api_error(req, 400, "invalid-argument", field,
@@ -204,7 +206,8 @@ void sl_api_append(struct sl_api *api, struct sl_http_request *req, const char *
     }
     if (!json_is_array(root) || json_array_size(root) == 0) {
         json_decref(root);
-        sl_api_error(req, 400, "invalid-argument", "body", "the body must be a non-empty JSON array of events");
+        sl_api_error(req, 400, "invalid-argument", "body",
+                     "the body must be a non-empty JSON array of events");
         return;
     }
     size_t n = json_array_size(root);
@@ -278,12 +281,13 @@ void sl_api_read_all(struct sl_api *api, struct sl_http_request *req)
     struct sl_filter *filter;
     if (!sl_api_read_params(req, &rp) || !sl_api_filter_param(req, &filter))
         return;
-    uint64_t from = rp.from_start ? 0 : rp.from_end ? (rp.backwards ? SL_POSITION_END : sl_store_head(api->store) + 1)
-                                                    : (uint64_t)rp.from;
+    uint64_t from = rp.from_start ? 0
+                    : rp.from_end ? (rp.backwards ? SL_POSITION_END : sl_store_head(api->store) + 1)
+                                  : (uint64_t)rp.from;
     struct sl_read_result r = {0};
     struct sl_error err = {0};
-    if (sl_store_read_all(api->store, from, rp.backwards, rp.count, filter, filter ? MAX_SCAN_PER_READ : 0, &r,
-                          &err) != SL_OK)
+    if (sl_store_read_all(api->store, from, rp.backwards, rp.count, filter, filter ? MAX_SCAN_PER_READ : 0,
+                          &r, &err) != SL_OK)
         sl_api_fail(req, &err);
     else
         respond_events(req, &r);
@@ -363,8 +367,8 @@ void sl_api_put_metadata(struct sl_api *api, struct sl_http_request *req, const 
     if (!ok)
         return;
     if (len > SL_MAX_STREAM_NAME) {
-        sl_api_error(req, 400, "invalid-argument", "stream", "the stream name is %zu bytes; the limit is %d", len,
-                     SL_MAX_STREAM_NAME);
+        sl_api_error(req, 400, "invalid-argument", "stream", "the stream name is %zu bytes; the limit is %d",
+                     len, SL_MAX_STREAM_NAME);
         return;
     }
 

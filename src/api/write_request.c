@@ -7,8 +7,8 @@
 
 #include "api/respond.h"
 
-struct sl_pending_write *sl_pending_write_new(struct sl_api *api, struct sl_http_request *req, const char *stream,
-                                              size_t stream_len, size_t n_events)
+struct sl_pending_write *sl_pending_write_new(struct sl_api *api, struct sl_http_request *req,
+                                              const char *stream, size_t stream_len, size_t n_events)
 {
     struct sl_pending_write *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -107,9 +107,14 @@ void sl_api_submit_write(struct sl_pending_write *p)
     struct sl_error err = {0};
     p->w.done = write_done;
     switch (p->w.expected.kind) {
-    case SL_EXPECT_ANY: break;
-    case SL_EXPECT_NO_STREAM: snprintf(p->expected_text, sizeof(p->expected_text), "no_stream"); break;
-    case SL_EXPECT_EXISTS: snprintf(p->expected_text, sizeof(p->expected_text), "stream_exists"); break;
+    case SL_EXPECT_ANY:
+        break;
+    case SL_EXPECT_NO_STREAM:
+        snprintf(p->expected_text, sizeof(p->expected_text), "no_stream");
+        break;
+    case SL_EXPECT_EXISTS:
+        snprintf(p->expected_text, sizeof(p->expected_text), "stream_exists");
+        break;
     case SL_EXPECT_REVISION:
         snprintf(p->expected_text, sizeof(p->expected_text), "%lld", (long long)p->w.expected.revision);
         break;

@@ -18,12 +18,12 @@ struct sl_pending_write {
     size_t n_owned;
     char *stream; /* owned copy of the stream name */
     char expected_text[32];
-    int success_status; /* 201, or 204 for deletes */
+    int success_status;  /* 201, or 204 for deletes */
     struct json_t *root; /* parsed body the events point into, or NULL */
 };
 
-struct sl_pending_write *sl_pending_write_new(struct sl_api *api, struct sl_http_request *req, const char *stream,
-                                              size_t stream_len, size_t n_events);
+struct sl_pending_write *sl_pending_write_new(struct sl_api *api, struct sl_http_request *req,
+                                              const char *stream, size_t stream_len, size_t n_events);
 /* Makes `p` free `buf` with the write. Returns false (and frees buf) on OOM. */
 bool sl_pending_write_own(struct sl_pending_write *p, void *buf);
 void sl_pending_write_free(struct sl_pending_write *p);

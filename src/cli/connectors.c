@@ -14,11 +14,13 @@
 static const char usage_text[] =
     "usage: sluice connectors <command> [ID] [options]\n\n"
     "commands:\n"
-    "  list                         list connectors (--state S, --type T, --include-settings, --show-deleted)\n"
+    "  list                         list connectors (--state S, --type T, --include-settings, "
+    "--show-deleted)\n"
     "  create ID --type SINK        create a stopped connector; --name N, --set key=value (repeatable)\n"
     "  get ID                       show one connector with its settings\n"
     "  settings ID                  show its settings\n"
-    "  reconfigure ID --set k=v...  replace its settings (applies on next start); --type SINK keeps or sets the sink\n"
+    "  reconfigure ID --set k=v...  replace its settings (applies on next start); --type SINK keeps or sets "
+    "the sink\n"
     "  start ID [--position P]      start it (at position P: deliver from P on)\n"
     "  stop ID                      stop it\n"
     "  reset ID [--position P]      restart a stopped connector from P (default: the beginning)\n"
@@ -96,12 +98,14 @@ static int parse(int argc, char **argv, struct args *a)
     return -1;
 }
 
-
 static int perform(struct sl_client *c, const char *method, const char *url, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     static const char *const headers[] = {"Content-Type: application/json", NULL};
-    struct sl_request req = {.method = method, .url = url, .headers = headers, .body = text ? text : "",
+    struct sl_request req = {.method = method,
+                             .url = url,
+                             .headers = headers,
+                             .body = text ? text : "",
                              .body_len = text ? strlen(text) : 0};
     struct sl_response resp;
     struct sl_error err = {0};
@@ -140,7 +144,8 @@ static int run(struct sl_client *c, struct args *a)
     bool needs_id = strcmp(cmd, "list") != 0;
     if (needs_id && a->id == NULL)
         return usage_error("'%s' needs a connector id", cmd);
-    if (needs_id && strspn(a->id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(a->id))
+    if (needs_id &&
+        strspn(a->id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(a->id))
         return usage_error("'%s' is not a connector id: use A-Z, a-z, 0-9, _ and -", a->id);
     struct sl_buf url;
     sl_buf_init(&url);

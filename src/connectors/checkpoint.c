@@ -11,8 +11,8 @@ static int stream_name(char *out, size_t size, const char *id)
     return snprintf(out, size, "$connectors/%s/checkpoints", id);
 }
 
-enum sl_code sl_checkpoint_load(struct sl_store *store, const char *connector_id, uint64_t *position, bool *found,
-                                struct sl_error *err)
+enum sl_code sl_checkpoint_load(struct sl_store *store, const char *connector_id, uint64_t *position,
+                                bool *found, struct sl_error *err)
 {
     char name[128];
     int len = stream_name(name, sizeof(name), connector_id);
@@ -31,7 +31,8 @@ enum sl_code sl_checkpoint_load(struct sl_store *store, const char *connector_id
             *position = (uint64_t)json_integer_value(p);
             *found = true;
         } else {
-            code = sl_errorf(err, SL_E_CORRUPT, "the last checkpoint of connector %s has no position", connector_id);
+            code = sl_errorf(err, SL_E_CORRUPT, "the last checkpoint of connector %s has no position",
+                             connector_id);
         }
         json_decref(doc);
     }
@@ -48,7 +49,8 @@ static enum sl_code write_one(struct sl_store *store, const char *stream, size_t
                               .data = data,
                               .data_len = strlen(data)};
     sl_uuid_generate(ev.id);
-    struct sl_write w = {.kind = SL_WRITE_APPEND, .stream = stream, .stream_len = len, .events = &ev, .n_events = 1};
+    struct sl_write w = {
+        .kind = SL_WRITE_APPEND, .stream = stream, .stream_len = len, .events = &ev, .n_events = 1};
     enum sl_code code = sl_store_write(store, &w);
     if (code && err)
         *err = w.err;

@@ -15,8 +15,8 @@
 #include "store/store.h"
 
 /* *found is false (and *position 0) when the connector has no checkpoint. */
-enum sl_code sl_checkpoint_load(struct sl_store *store, const char *connector_id, uint64_t *position, bool *found,
-                                struct sl_error *err);
+enum sl_code sl_checkpoint_load(struct sl_store *store, const char *connector_id, uint64_t *position,
+                                bool *found, struct sl_error *err);
 
 enum sl_code sl_checkpoint_save(struct sl_store *store, const char *connector_id, uint64_t position,
                                 struct sl_error *err);

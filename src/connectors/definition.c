@@ -84,8 +84,9 @@ struct sl_filter *sl_connector_filter(const struct sl_settings *s, struct sl_err
     } else if (strcasecmp(type, "prefix") == 0) {
         kind = SL_FILTER_PREFIX;
     } else {
-        sl_field_errorf(err, SL_E_INVALID, "subscription:filter:filterType",
-                        "jsonPath filters are not available in this version of sluice; use streamId, prefix or regex");
+        sl_field_errorf(
+            err, SL_E_INVALID, "subscription:filter:filterType",
+            "jsonPath filters are not available in this version of sluice; use streamId, prefix or regex");
         return NULL;
     }
     /* Without an explicit scope, system events stay out, as with no expression. */
@@ -97,18 +98,22 @@ static void check_rules(const struct sl_settings *s, struct sl_violations *out)
     const char *scope = sl_settings_get(s, "subscription:filter:scope");
     const char *type = sl_settings_get(s, "subscription:filter:filterType");
     if (scope && strcasecmp(scope, "record") == 0 && type && strcasecmp(type, "streamId") == 0)
-        sl_violations_add(out, "subscription:filter:filterType", "streamId needs scope stream (or unspecified)");
+        sl_violations_add(out, "subscription:filter:filterType",
+                          "streamId needs scope stream (or unspecified)");
     struct sl_error err = {0};
     struct sl_filter *f = sl_connector_filter(s, &err);
     if (f == NULL)
-        sl_violations_add(out, err.field[0] ? err.field : "subscription:filter:expression", "%s", err.message);
+        sl_violations_add(out, err.field[0] ? err.field : "subscription:filter:expression", "%s",
+                          err.message);
     sl_filter_free(f);
     if (sl_settings_bool(s, sl_connector_settings, "transformer:enabled"))
-        sl_violations_add(out, "transformer:enabled",
-                          "JavaScript transforms are not available in this version of sluice; set it to false");
+        sl_violations_add(
+            out, "transformer:enabled",
+            "JavaScript transforms are not available in this version of sluice; set it to false");
 }
 
-void sl_connector_validate(const struct sl_settings *s, struct sl_violations *out, const struct sl_sink_type **sink)
+void sl_connector_validate(const struct sl_settings *s, struct sl_violations *out,
+                           const struct sl_sink_type **sink)
 {
     *sink = NULL;
     const char *type = sl_settings_get(s, "instanceTypeName");

@@ -13,7 +13,8 @@ extern const struct sl_setting sl_connector_settings[];
 /* Validates `s` fully: the common table, the sink named by instanceTypeName
  * and its table, and the rules between settings. Every violation is added.
  * *sink is the sink type when instanceTypeName names one, else NULL. */
-void sl_connector_validate(const struct sl_settings *s, struct sl_violations *out, const struct sl_sink_type **sink);
+void sl_connector_validate(const struct sl_settings *s, struct sl_violations *out,
+                           const struct sl_sink_type **sink);
 
 /* The NULL-terminated table list for `sink` (common settings first). */
 void sl_connector_tables(const struct sl_sink_type *sink, const struct sl_setting *tables[3]);

@@ -67,7 +67,7 @@ struct connector *sl_manager_add(struct sl_connectors *m, const char *id)
 /* ---- management events ---- */
 
 enum sl_code sl_manager_record(struct sl_connectors *m, struct connector *c, const char *type, json_t *data,
-                                 struct sl_error *err)
+                               struct sl_error *err)
 {
     char stream[96];
     int len = snprintf(stream, sizeof(stream), "$connectors/%s", c->id);
@@ -85,8 +85,8 @@ enum sl_code sl_manager_record(struct sl_connectors *m, struct connector *c, con
                               .data = text,
                               .data_len = strlen(text)};
     sl_uuid_generate(ev.id);
-    struct sl_write w = {.kind = SL_WRITE_APPEND, .stream = stream, .stream_len = (size_t)len, .events = &ev,
-                         .n_events = 1};
+    struct sl_write w = {
+        .kind = SL_WRITE_APPEND, .stream = stream, .stream_len = (size_t)len, .events = &ev, .n_events = 1};
     enum sl_code code = sl_store_write(m->store, &w);
     if (code && err)
         *err = w.err;
@@ -185,7 +185,8 @@ static enum sl_code start_worker(struct sl_connectors *m, struct connector *c, s
     if (code)
         return code;
     if (!found) {
-        const char *initial = sl_settings_str(&c->settings, sl_connector_settings, "subscription:initialPosition");
+        const char *initial =
+            sl_settings_str(&c->settings, sl_connector_settings, "subscription:initialPosition");
         after = strcasecmp(initial, "earliest") == 0 ? 0 : sl_store_head(m->store);
     }
     struct worker_link *link = calloc(1, sizeof(*link));
@@ -201,7 +202,10 @@ static enum sl_code start_worker(struct sl_connectors *m, struct connector *c, s
         .sink = c->sink,
         .start_after = after,
         .counters = &c->counters,
-        .events = {.on_running = on_running, .on_failed = on_failed, .on_checkpoint = on_checkpoint, .arg = link},
+        .events = {.on_running = on_running,
+                   .on_failed = on_failed,
+                   .on_checkpoint = on_checkpoint,
+                   .arg = link},
     };
     atomic_store(&c->counters.processed_position, after);
     struct sl_worker *w;
@@ -220,7 +224,8 @@ static enum sl_code start_worker(struct sl_connectors *m, struct connector *c, s
 
 /* Activating -> worker; a worker that cannot start leaves the connector
  * Stopped with the reason in errorDetails. */
-enum sl_code sl_manager_activate(struct sl_connectors *m, struct connector *c, json_t *details, struct sl_error *err)
+enum sl_code sl_manager_activate(struct sl_connectors *m, struct connector *c, json_t *details,
+                                 struct sl_error *err)
 {
     enum sl_code code = sl_manager_record(m, c, "$conn-mngt-connector-activating", details, err);
     if (code)
@@ -233,14 +238,16 @@ enum sl_code sl_manager_activate(struct sl_connectors *m, struct connector *c, j
         pthread_mutex_lock(&m->lock);
         c->has_error = true;
         pthread_mutex_unlock(&m->lock);
-        json_t *d = json_pack("{s:{s:s,s:s}}", "errorDetails", "code", "activation-failed", "message", err->message);
+        json_t *d =
+            json_pack("{s:{s:s,s:s}}", "errorDetails", "code", "activation-failed", "message", err->message);
         struct sl_error ignored;
         sl_manager_record(m, c, "$conn-mngt-connector-failed", d, &ignored);
     }
     return code;
 }
 
-static enum sl_code save_start(struct sl_connectors *m, struct connector *c, uint64_t position, struct sl_error *err)
+static enum sl_code save_start(struct sl_connectors *m, struct connector *c, uint64_t position,
+                               struct sl_error *err)
 {
     /* Deliver from `position` inclusive: the checkpoint is the position before it. */
     return sl_checkpoint_save(m->store, c->id, position > 0 ? position - 1 : 0, err);
@@ -252,7 +259,8 @@ static enum sl_code check_name(const char *name, struct sl_error *err)
 {
     size_t n = strlen(name);
     if (n < 3 || n > 50)
-        return sl_field_errorf(err, SL_E_INVALID, "name", "the name must be 3 to 50 characters; it is %zu", n);
+        return sl_field_errorf(err, SL_E_INVALID, "name", "the name must be 3 to 50 characters; it is %zu",
+                               n);
     return SL_OK;
 }
 
@@ -299,8 +307,9 @@ static enum sl_code do_create(struct sl_connectors *m, struct sl_connector_comma
         sl_settings_free(&copy);
         return sl_errorf(err, SL_E_NOMEM, "out of memory");
     }
-    json_t *data = json_pack("{s:s,s:s,s:o}", "name", name, "instanceTypeName", sl_settings_get(&copy, "instanceTypeName"),
-                             "settings", sl_settings_to_flat_json(&copy, NULL, true));
+    json_t *data = json_pack("{s:s,s:s,s:o}", "name", name, "instanceTypeName",
+                             sl_settings_get(&copy, "instanceTypeName"), "settings",
+                             sl_settings_to_flat_json(&copy, NULL, true));
     code = sl_manager_record(m, c, "$conn-mngt-connector-created", data, err);
     int64_t now = c->recorded_us;
     pthread_mutex_lock(&m->lock);
@@ -371,7 +380,8 @@ static enum sl_code do_start(struct sl_connectors *m, struct sl_connector_comman
         return SL_E_NOT_FOUND;
     if (c->state != STOPPED) {
         if (cmd->has_position)
-            return sl_errorf(&cmd->err, SL_E_INVALID, "connector %s must be stopped to start at a position", c->id);
+            return sl_errorf(&cmd->err, SL_E_INVALID, "connector %s must be stopped to start at a position",
+                             c->id);
         return SL_OK; /* already running */
     }
     if (cmd->has_position) {
@@ -379,7 +389,8 @@ static enum sl_code do_start(struct sl_connectors *m, struct sl_connector_comman
         if (code)
             return code;
     }
-    json_t *details = cmd->has_position ? json_pack("{s:I}", "startPosition", (json_int_t)cmd->position) : json_object();
+    json_t *details =
+        cmd->has_position ? json_pack("{s:I}", "startPosition", (json_int_t)cmd->position) : json_object();
     return sl_manager_activate(m, c, details, &cmd->err);
 }
 
@@ -390,7 +401,8 @@ static enum sl_code do_stop(struct sl_connectors *m, struct sl_connector_command
         return SL_E_NOT_FOUND;
     if (c->state == STOPPED)
         return SL_OK;
-    enum sl_code code = sl_manager_record(m, c, "$conn-mngt-connector-deactivating", json_object(), &cmd->err);
+    enum sl_code code =
+        sl_manager_record(m, c, "$conn-mngt-connector-deactivating", json_object(), &cmd->err);
     if (code)
         return code;
     sl_manager_set_state(m, c, DEACTIVATING);
@@ -416,8 +428,8 @@ static enum sl_code do_reset(struct sl_connectors *m, struct sl_connector_comman
     c->position = cmd->has_position && cmd->position > 0 ? cmd->position - 1 : 0;
     c->position_us = sl_now_us();
     pthread_mutex_unlock(&m->lock);
-    json_t *details = json_pack("{s:I,s:b}", "startPosition", (json_int_t)(cmd->has_position ? cmd->position : 0),
-                                "reset", 1);
+    json_t *details = json_pack("{s:I,s:b}", "startPosition",
+                                (json_int_t)(cmd->has_position ? cmd->position : 0), "reset", 1);
     return sl_manager_activate(m, c, details, &cmd->err);
 }
 
@@ -433,7 +445,8 @@ static enum sl_code do_rename(struct sl_connectors *m, struct sl_connector_comma
     char *copy = strdup(name);
     if (copy == NULL)
         return sl_errorf(&cmd->err, SL_E_NOMEM, "out of memory");
-    code = sl_manager_record(m, c, "$conn-mngt-connector-renamed", json_pack("{s:s}", "name", name), &cmd->err);
+    code =
+        sl_manager_record(m, c, "$conn-mngt-connector-renamed", json_pack("{s:s}", "name", name), &cmd->err);
     if (code) {
         free(copy);
         return code;
@@ -471,7 +484,8 @@ static void handle_report(struct sl_connectors *m, struct queued *q)
         return; /* from a run that has been stopped since */
     struct sl_error err = {0};
     if (q->report == REPORT_RUNNING) {
-        if (c->state == ACTIVATING && sl_manager_record(m, c, "$conn-mngt-connector-running", json_object(), &err) == SL_OK)
+        if (c->state == ACTIVATING &&
+            sl_manager_record(m, c, "$conn-mngt-connector-running", json_object(), &err) == SL_OK)
             sl_manager_set_state(m, c, RUNNING);
         return;
     }
@@ -489,13 +503,27 @@ static void handle_command(struct sl_connectors *m, struct sl_connector_command 
 {
     sl_error_clear(&cmd->err);
     switch (cmd->kind) {
-    case SL_CMD_CREATE: cmd->code = do_create(m, cmd); break;
-    case SL_CMD_RECONFIGURE: cmd->code = do_reconfigure(m, cmd); break;
-    case SL_CMD_START: cmd->code = do_start(m, cmd); break;
-    case SL_CMD_STOP: cmd->code = do_stop(m, cmd); break;
-    case SL_CMD_RESET: cmd->code = do_reset(m, cmd); break;
-    case SL_CMD_RENAME: cmd->code = do_rename(m, cmd); break;
-    case SL_CMD_DELETE: cmd->code = do_delete(m, cmd); break;
+    case SL_CMD_CREATE:
+        cmd->code = do_create(m, cmd);
+        break;
+    case SL_CMD_RECONFIGURE:
+        cmd->code = do_reconfigure(m, cmd);
+        break;
+    case SL_CMD_START:
+        cmd->code = do_start(m, cmd);
+        break;
+    case SL_CMD_STOP:
+        cmd->code = do_stop(m, cmd);
+        break;
+    case SL_CMD_RESET:
+        cmd->code = do_reset(m, cmd);
+        break;
+    case SL_CMD_RENAME:
+        cmd->code = do_rename(m, cmd);
+        break;
+    case SL_CMD_DELETE:
+        cmd->code = do_delete(m, cmd);
+        break;
     }
     cmd->err.code = cmd->code;
 }
@@ -531,7 +559,8 @@ void *sl_manager_main(void *arg)
     return NULL;
 }
 
-enum sl_code sl_connectors_submit(struct sl_connectors *m, struct sl_connector_command *cmd, struct sl_error *err)
+enum sl_code sl_connectors_submit(struct sl_connectors *m, struct sl_connector_command *cmd,
+                                  struct sl_error *err)
 {
     struct queued *q = calloc(1, sizeof(*q));
     if (q == NULL)

@@ -61,7 +61,8 @@ enum sl_code sl_connectors_open(struct sl_store *store, struct sl_connectors **o
 void sl_connectors_close(struct sl_connectors *m); /* NULL-safe */
 
 /* Queues `cmd`. SL_E_SHUTDOWN (and `done` never runs) when closing. */
-enum sl_code sl_connectors_submit(struct sl_connectors *m, struct sl_connector_command *cmd, struct sl_error *err);
+enum sl_code sl_connectors_submit(struct sl_connectors *m, struct sl_connector_command *cmd,
+                                  struct sl_error *err);
 
 struct sl_connector_query {
     const char *states;         /* comma-separated CONNECTOR_STATE_* names, or NULL */

@@ -70,13 +70,13 @@ struct sl_connectors {
     bool has_thread;
 };
 
-
 /* Manager thread only. */
 struct connector *sl_manager_find(struct sl_connectors *m, const char *id);
 struct connector *sl_manager_add(struct sl_connectors *m, const char *id);
 enum sl_code sl_manager_record(struct sl_connectors *m, struct connector *c, const char *type, json_t *data,
                                struct sl_error *err);
-enum sl_code sl_manager_activate(struct sl_connectors *m, struct connector *c, json_t *details, struct sl_error *err);
+enum sl_code sl_manager_activate(struct sl_connectors *m, struct connector *c, json_t *details,
+                                 struct sl_error *err);
 void sl_manager_set_state(struct sl_connectors *m, struct connector *c, enum state s);
 void *sl_manager_main(void *arg);
 void sl_manager_stop_worker(struct sl_connectors *m, struct connector *c);

@@ -97,7 +97,8 @@ json_t *sl_connectors_list(struct sl_connectors *m, const struct sl_connector_qu
     if (sorted && m->count)
         memcpy(sorted, m->items, m->count * sizeof(*sorted));
     size_t n = sorted ? m->count : 0;
-    qsort(sorted, n, sizeof(*sorted), by_id);
+    if (n > 1)
+        qsort(sorted, n, sizeof(*sorted), by_id);
     for (size_t i = 0; i < n; i++) {
         const struct connector *c = sorted[i];
         if (c->is_deleted && !q->show_deleted)
@@ -188,7 +189,8 @@ void sl_connectors_write_metrics(struct sl_connectors *m, struct sl_buf *b)
                           c->sink ? c->sink->name : "", (unsigned long long)values[s]);
         }
     }
-    series_header(b, "kurrent_sink_write_latency_s", "histogram", "event created to sink acknowledged, seconds");
+    series_header(b, "kurrent_sink_write_latency_s", "histogram",
+                  "event created to sink acknowledged, seconds");
     char labels[160];
     for (size_t i = 0; i < m->count; i++) {
         struct connector *c = m->items[i];
@@ -197,13 +199,15 @@ void sl_connectors_write_metrics(struct sl_connectors *m, struct sl_buf *b)
         snprintf(labels, sizeof(labels), "connector=\"%s\",sink=\"%s\"", c->id, c->sink ? c->sink->name : "");
         sl_histogram_write(b, "kurrent_sink_write_latency_s", labels, &c->counters.write_latency);
     }
-    series_header(b, "messaging_kurrent_consumer_commit_latency_s", "histogram", "checkpoint commit time, seconds");
+    series_header(b, "messaging_kurrent_consumer_commit_latency_s", "histogram",
+                  "checkpoint commit time, seconds");
     for (size_t i = 0; i < m->count; i++) {
         struct connector *c = m->items[i];
         if (c->is_deleted)
             continue;
         snprintf(labels, sizeof(labels), "connector=\"%s\",sink=\"%s\"", c->id, c->sink ? c->sink->name : "");
-        sl_histogram_write(b, "messaging_kurrent_consumer_commit_latency_s", labels, &c->counters.commit_latency);
+        sl_histogram_write(b, "messaging_kurrent_consumer_commit_latency_s", labels,
+                           &c->counters.commit_latency);
     }
     pthread_mutex_unlock(&m->lock);
 }

@@ -76,7 +76,8 @@ static bool add_metadata_headers(struct sl_record_slot *s, const struct sl_event
     const char *key;
     json_t *v;
     char name[320];
-    json_object_foreach(meta, key, v) {
+    json_object_foreach(meta, key, v)
+    {
         if (ignore_system && key[0] == '$')
             continue;
         snprintf(name, sizeof(name), "esdb-record-headers-%s", key);
@@ -124,7 +125,8 @@ bool sl_record_batch_add(struct sl_record_batch *b, const char *connector_id, co
     bool is_json = ev->flags & SL_EVENT_JSON;
 
     bool ok = add_header(s, "esdb-connector-id", connector_id, strlen(connector_id)) &&
-              add_header(s, "esdb-request-id", request_id, 36) && add_header(s, "esdb-request-date", now, strlen(now)) &&
+              add_header(s, "esdb-request-id", request_id, 36) &&
+              add_header(s, "esdb-request-date", now, strlen(now)) &&
               add_header(s, "esdb-record-id", id, 36) &&
               add_header(s, "esdb-record-timestamp", created, strlen(created)) &&
               add_header(s, "esdb-record-stream-id", ev->stream, ev->stream_len) &&

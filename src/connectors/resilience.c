@@ -11,8 +11,9 @@ void sl_backoff_from_settings(const struct sl_settings *s, struct sl_backoff *ou
     static const char *const steps[3] = {"first", "second", "third"};
     char key[96];
     out->is_enabled = sl_settings_bool(s, t, "resilience:enabled");
-    out->kind = strcasecmp(sl_settings_str(s, t, "resilience:backoff"), "exponential") == 0 ? SL_BACKOFF_EXPONENTIAL
-                                                                                            : SL_BACKOFF_STAIRCASE;
+    out->kind = strcasecmp(sl_settings_str(s, t, "resilience:backoff"), "exponential") == 0
+                    ? SL_BACKOFF_EXPONENTIAL
+                    : SL_BACKOFF_STAIRCASE;
     for (int i = 0; i < 3; i++) {
         snprintf(key, sizeof(key), "resilience:%sDelayBound:upperLimitMs", steps[i]);
         out->step_upper_ms[i] = sl_settings_int(s, t, key);
@@ -37,8 +38,8 @@ static uint64_t next_random(uint64_t *state)
     return x;
 }
 
-int64_t sl_backoff_delay(const struct sl_backoff *b, int64_t attempt, int64_t elapsed_ms, int64_t retry_after_ms,
-                         uint64_t *rng)
+int64_t sl_backoff_delay(const struct sl_backoff *b, int64_t attempt, int64_t elapsed_ms,
+                         int64_t retry_after_ms, uint64_t *rng)
 {
     if (!b->is_enabled || (b->max_retries >= 0 && attempt > b->max_retries))
         return -1;

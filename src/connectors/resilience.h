@@ -35,7 +35,7 @@ void sl_backoff_from_settings(const struct sl_settings *s, struct sl_backoff *ou
 /* The delay before retry `attempt` (1 = the first retry), `elapsed_ms` after
  * the first failure, honouring `retry_after_ms` (-1 = none). Returns -1 when
  * the retries are exhausted. `rng` is a xorshift state, never 0. */
-int64_t sl_backoff_delay(const struct sl_backoff *b, int64_t attempt, int64_t elapsed_ms, int64_t retry_after_ms,
-                         uint64_t *rng);
+int64_t sl_backoff_delay(const struct sl_backoff *b, int64_t attempt, int64_t elapsed_ms,
+                         int64_t retry_after_ms, uint64_t *rng);
 
 #endif

@@ -37,11 +37,11 @@ struct sl_worker {
     bool autocommit;
     int64_t commit_interval_ms;
     int64_t commit_records;
-    uint64_t acked;     /* everything up to here is handled */
-    uint64_t committed; /* the last checkpoint written */
+    uint64_t acked;         /* everything up to here is handled */
+    uint64_t committed;     /* the last checkpoint written */
     uint64_t pending_after; /* cursor position once the gathered batch is handled */
     int64_t records_since_commit;
-    bool has_progress;  /* something other than our own checkpoints was handled since the last commit */
+    bool has_progress; /* something other than our own checkpoints was handled since the last commit */
     char checkpoint_stream[96];
     size_t checkpoint_stream_len;
     int64_t last_commit_ms;
@@ -139,8 +139,8 @@ static enum sl_code dead_letter(struct sl_worker *w, const struct sl_sink_record
         .metadata_len = meta.len,
     };
     sl_uuid_generate(ev.id);
-    struct sl_write wr = {.kind = SL_WRITE_APPEND, .stream = stream, .stream_len = (size_t)len, .events = &ev,
-                          .n_events = 1};
+    struct sl_write wr = {
+        .kind = SL_WRITE_APPEND, .stream = stream, .stream_len = (size_t)len, .events = &ev, .n_events = 1};
     enum sl_code code = meta.failed ? SL_E_NOMEM : sl_store_write(w->store, &wr);
     if (code && err)
         *err = wr.err;
@@ -206,13 +206,15 @@ static bool deliver(struct sl_worker *w, char *failure, size_t failure_size)
             if (first_failure_ms == 0)
                 first_failure_ms = now_ms;
             attempt++;
-            delay = sl_backoff_delay(&w->backoff, attempt, now_ms - first_failure_ms, res->retry_after_ms, &w->rng);
+            delay = sl_backoff_delay(&w->backoff, attempt, now_ms - first_failure_ms, res->retry_after_ms,
+                                     &w->rng);
         }
         if (delay >= 0) {
             atomic_fetch_add(&w->counters->retries, 1);
             if (w->is_logging && (attempt == 1 || attempt % 10 == 0))
                 sl_warn("connector", "%s: record at %llu not delivered (%s); retry %lld in %lld ms", w->id,
-                        (unsigned long long)recs[i].position, res->error, (long long)attempt, (long long)delay);
+                        (unsigned long long)recs[i].position, res->error, (long long)attempt,
+                        (long long)delay);
             if (!sleep_unless_stopped(w, delay))
                 return false;
             continue;

@@ -30,10 +30,10 @@
 struct sl_connector_counters {
     _Atomic uint64_t delivered;
     _Atomic uint64_t filtered;
-    _Atomic uint64_t failed;        /* records that could not be delivered (dead-lettered or fatal) */
+    _Atomic uint64_t failed; /* records that could not be delivered (dead-lettered or fatal) */
     _Atomic uint64_t dead_lettered;
     _Atomic uint64_t retries;
-    _Atomic uint64_t errors;        /* failed write attempts */
+    _Atomic uint64_t errors;             /* failed write attempts */
     _Atomic uint64_t processed_position; /* last position read and handled (delivered or filtered) */
     _Atomic int64_t last_error_us;
     struct sl_histogram write_latency;  /* event created -> sink acknowledged */
@@ -51,17 +51,18 @@ struct sl_worker_events {
 
 struct sl_worker_options {
     struct sl_store *store;
-    const char *connector_id;          /* copied */
+    const char *connector_id;           /* copied */
     const struct sl_settings *settings; /* copied */
     const struct sl_sink_type *sink;
-    uint64_t start_after;              /* deliver events with position > this */
+    uint64_t start_after;                   /* deliver events with position > this */
     struct sl_connector_counters *counters; /* must outlive the worker */
     struct sl_worker_events events;
 };
 
 struct sl_worker;
 
-enum sl_code sl_worker_start(const struct sl_worker_options *opts, struct sl_worker **out, struct sl_error *err);
+enum sl_code sl_worker_start(const struct sl_worker_options *opts, struct sl_worker **out,
+                             struct sl_error *err);
 
 /* Asks the worker to stop (it commits its checkpoint first) and joins it.
  * NULL-safe. Also right after on_failed, to reap the thread. */

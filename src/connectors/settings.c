@@ -164,7 +164,8 @@ enum sl_code sl_settings_from_flat_json(struct sl_settings *s, json_t *obj, stru
         return sl_field_errorf(err, SL_E_INVALID, "settings", "settings must be a JSON object of strings");
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         char buf[64];
         const char *text;
         if (!scalar_text(v, buf, sizeof(buf), &text))
@@ -175,7 +176,8 @@ enum sl_code sl_settings_from_flat_json(struct sl_settings *s, json_t *obj, stru
     return SL_OK;
 }
 
-static enum sl_code flatten(struct sl_settings *s, const char *prefix, json_t *v, struct sl_error *err, int depth)
+static enum sl_code flatten(struct sl_settings *s, const char *prefix, json_t *v, struct sl_error *err,
+                            int depth)
 {
     if (depth > 16)
         return sl_field_errorf(err, SL_E_INVALID, prefix, "the configuration is nested too deeply");
@@ -183,7 +185,8 @@ static enum sl_code flatten(struct sl_settings *s, const char *prefix, json_t *v
     if (json_is_object(v)) {
         const char *k;
         json_t *child;
-        json_object_foreach(v, k, child) {
+        json_object_foreach(v, k, child)
+        {
             snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] ? ":" : "", k);
             enum sl_code code = flatten(s, key, child, err, depth + 1);
             if (code)
@@ -194,7 +197,8 @@ static enum sl_code flatten(struct sl_settings *s, const char *prefix, json_t *v
     if (json_is_array(v)) {
         size_t i;
         json_t *child;
-        json_array_foreach(v, i, child) {
+        json_array_foreach(v, i, child)
+        {
             snprintf(key, sizeof(key), "%s:%zu", prefix, i);
             enum sl_code code = flatten(s, key, child, err, depth + 1);
             if (code)
@@ -305,10 +309,12 @@ static bool enum_has(const char *choices, const char *value)
     return false;
 }
 
-static void check_value(const struct sl_setting *d, const char *key, const char *value, struct sl_violations *out)
+static void check_value(const struct sl_setting *d, const char *key, const char *value,
+                        struct sl_violations *out)
 {
     switch (d->type) {
-    case SL_SET_STRING: break;
+    case SL_SET_STRING:
+        break;
     case SL_SET_INT: {
         char *end;
         long long n = strtoll(value, &end, 10);
@@ -384,16 +390,16 @@ void sl_settings_write_markdown(struct sl_buf *b, const struct sl_setting *table
                 }
             }
             type[n] = '\0';
-        }
-        else if (d->type == SL_SET_INT && (d->min || d->max) && d->max != INT64_MAX)
+        } else if (d->type == SL_SET_INT && (d->min || d->max) && d->max != INT64_MAX)
             snprintf(type, sizeof(type), "integer %lld..%lld", (long long)d->min, (long long)d->max);
         else
             snprintf(type, sizeof(type), "%s", type_names[d->type]);
-        sl_buf_printf(b, "| `%s%s` | %s | %s%s%s | %s%s | %s |\n", d->key,
-                      (d->flags & SL_SETTING_PREFIX) ? "<Name>" : "", type,
-                      d->default_value && d->default_value[0] ? "`" : "",
-                      d->default_value ? d->default_value : "", d->default_value && d->default_value[0] ? "`" : "",
-                      (d->flags & SL_SETTING_REQUIRED) ? "required" : "",
-                      (d->flags & SL_SETTING_SECRET) ? "secret (shown as `***`)" : "", d->help ? d->help : "");
+        sl_buf_printf(
+            b, "| `%s%s` | %s | %s%s%s | %s%s | %s |\n", d->key,
+            (d->flags & SL_SETTING_PREFIX) ? "<Name>" : "", type,
+            d->default_value && d->default_value[0] ? "`" : "", d->default_value ? d->default_value : "",
+            d->default_value && d->default_value[0] ? "`" : "",
+            (d->flags & SL_SETTING_REQUIRED) ? "required" : "",
+            (d->flags & SL_SETTING_SECRET) ? "secret (shown as `***`)" : "", d->help ? d->help : "");
     }
 }

@@ -55,8 +55,9 @@ struct sl_filter *sl_filter_new(enum sl_filter_on on, enum sl_filter_kind kind, 
         if (f->re == NULL) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(code, msg, sizeof(msg));
-            sl_field_errorf(err, SL_E_INVALID, "filter", "the regular expression does not compile at offset %zu: %s",
-                            (size_t)offset, (const char *)msg);
+            sl_field_errorf(err, SL_E_INVALID, "filter",
+                            "the regular expression does not compile at offset %zu: %s", (size_t)offset,
+                            (const char *)msg);
             sl_filter_free(f);
             return NULL;
         }
@@ -97,7 +98,8 @@ oom:
 
 bool sl_filter_matches(const struct sl_filter *f, const struct sl_event *ev)
 {
-    if (f->exclude_system && ((ev->stream_len && ev->stream[0] == '$') || (ev->type_len && ev->type[0] == '$')))
+    if (f->exclude_system &&
+        ((ev->stream_len && ev->stream[0] == '$') || (ev->type_len && ev->type[0] == '$')))
         return false;
     if (f->on == SL_FILTER_ALL)
         return true;

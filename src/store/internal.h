@@ -22,9 +22,9 @@
 
 struct stream_row {
     uint64_t id;
-    int64_t last_revision;    /* -1 when it never had an event */
-    int64_t deleted_before;   /* soft delete: revisions below this are gone; -1 when never deleted */
-    uint32_t flags;           /* STREAM_TOMBSTONED */
+    int64_t last_revision;  /* -1 when it never had an event */
+    int64_t deleted_before; /* soft delete: revisions below this are gone; -1 when never deleted */
+    uint32_t flags;         /* STREAM_TOMBSTONED */
 };
 #define STREAM_ROW_SIZE 32
 #define STREAM_TOMBSTONED 0x1u
@@ -71,7 +71,8 @@ struct sl_store {
     uint64_t next_stream_id;
 
     struct {
-        _Atomic uint64_t commits, writes, events_written, write_errors, map_resizes, max_batch, commit_us_total;
+        _Atomic uint64_t commits, writes, events_written, write_errors, map_resizes, max_batch,
+            commit_us_total;
         _Atomic bool last_commit_failed;
     } stats;
 };

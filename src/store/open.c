@@ -23,7 +23,8 @@ enum sl_code sl_store_mdb_error(struct sl_error *err, int rc, const char *what)
     enum sl_code code = SL_E_IO;
     if (rc == MDB_MAP_FULL || rc == ENOSPC)
         code = SL_E_FULL;
-    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
+    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
+             rc == MDB_VERSION_MISMATCH)
         code = SL_E_CORRUPT;
     else if (rc == ENOMEM)
         code = SL_E_NOMEM;
@@ -47,8 +48,11 @@ static enum sl_code open_tables(struct sl_store *store, struct sl_error *err)
         const char *name;
         MDB_dbi *dbi;
     } tables[] = {
-        {"events", &store->events},       {"streams", &store->streams}, {"stream_index", &store->stream_index},
-        {"event_ids", &store->event_ids}, {"meta", &store->meta},
+        {"events", &store->events},
+        {"streams", &store->streams},
+        {"stream_index", &store->stream_index},
+        {"event_ids", &store->event_ids},
+        {"meta", &store->meta},
     };
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         rc = mdb_dbi_open(txn, tables[i].name, MDB_CREATE, tables[i].dbi);

@@ -65,7 +65,8 @@ enum sl_code sl_read_result_finish(struct sl_read_result *r, struct sl_error *er
 
 enum sl_code sl_store_scan_log(MDB_txn *txn, const struct sl_store *store, uint64_t from, bool backwards,
                                size_t count, const struct sl_filter *filter, size_t max_scan,
-                               struct sl_read_result *r, uint64_t *last_scanned, bool *more, struct sl_error *err)
+                               struct sl_read_result *r, uint64_t *last_scanned, bool *more,
+                               struct sl_error *err)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, store->events, &cur);
@@ -274,8 +275,8 @@ enum sl_code sl_store_read_stream(struct sl_store *store, const char *stream, si
         sl_stream_limits_parse(meta, meta_len, &lim);
         int64_t now = sl_now_us();
         /* A $maxAge longer than the epoch hides nothing (and must not overflow). */
-        int64_t min_created = lim.max_age_s > 0 && lim.max_age_s < now / 1000000 ? now - lim.max_age_s * 1000000
-                                                                                 : INT64_MIN;
+        int64_t min_created =
+            lim.max_age_s > 0 && lim.max_age_s < now / 1000000 ? now - lim.max_age_s * 1000000 : INT64_MIN;
         out->last_revision = row.last_revision;
         if (code == SL_OK)
             code = collect_stream(txn, store, &row, from, backwards, count, first_visible(&row, &lim),
@@ -363,7 +364,8 @@ enum sl_code sl_store_list_streams(struct sl_store *store, const char *prefix,
     /* Names are copied out first: fn may read the store (a new transaction). */
     struct sl_buf names;
     sl_buf_init(&names);
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
             break;
         if (k.mv_size >= 480)

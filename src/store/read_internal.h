@@ -19,6 +19,7 @@ enum sl_code sl_read_result_finish(struct sl_read_result *r, struct sl_error *er
  * log goes on past it. */
 enum sl_code sl_store_scan_log(MDB_txn *txn, const struct sl_store *store, uint64_t from, bool backwards,
                                size_t count, const struct sl_filter *filter, size_t max_scan,
-                               struct sl_read_result *r, uint64_t *last_scanned, bool *more, struct sl_error *err);
+                               struct sl_read_result *r, uint64_t *last_scanned, bool *more,
+                               struct sl_error *err);
 
 #endif

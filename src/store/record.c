@@ -77,7 +77,8 @@ enum sl_code sl_record_decode(const void *rec, size_t len, uint64_t position, st
 {
     const uint8_t *p = rec;
     if (len < SL_RECORD_HEADER_SIZE || p[0] != SL_RECORD_VERSION)
-        return sl_errorf(err, SL_E_CORRUPT, "record at position %llu has a bad header (%zu bytes, version %d)",
+        return sl_errorf(err, SL_E_CORRUPT,
+                         "record at position %llu has a bad header (%zu bytes, version %d)",
                          (unsigned long long)position, len, len ? p[0] : -1);
     size_t stream_len = get_le16(p + 2);
     size_t type_len = get_le32(p + 4);

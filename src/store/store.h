@@ -57,9 +57,9 @@ struct sl_expected {
     int64_t revision; /* for SL_EXPECT_REVISION */
 };
 
-#define SL_EVENT_JSON 0x01u          /* content type application/json */
-#define SL_EVENT_DATA_IS_JSON 0x02u  /* data bytes parse as JSON */
-#define SL_EVENT_META_IS_JSON 0x04u  /* metadata bytes parse as JSON */
+#define SL_EVENT_JSON 0x01u         /* content type application/json */
+#define SL_EVENT_DATA_IS_JSON 0x02u /* data bytes parse as JSON */
+#define SL_EVENT_META_IS_JSON 0x04u /* metadata bytes parse as JSON */
 
 /* An event to append. The caller owns every pointer until `done` runs. */
 struct sl_new_event {
@@ -87,13 +87,13 @@ struct sl_write {
     size_t n_events;
 
     /* out, valid in `done` */
-    enum sl_code code;      /* SL_OK or the failure */
-    struct sl_error err;    /* when code != SL_OK */
-    int64_t last_revision;  /* revision of the stream's last event after the write */
-    uint64_t position;      /* log position of the last event written (or of the original, when idempotent) */
+    enum sl_code code;     /* SL_OK or the failure */
+    struct sl_error err;   /* when code != SL_OK */
+    int64_t last_revision; /* revision of the stream's last event after the write */
+    uint64_t position;     /* log position of the last event written (or of the original, when idempotent) */
     int64_t actual_revision; /* on SL_E_WRONG_REVISION: the stream's revision, -1 = no stream */
-    bool was_idempotent;    /* true when the events were already there and nothing was written */
-    int64_t created_us;     /* the commit time stamped on the events written */
+    bool was_idempotent;     /* true when the events were already there and nothing was written */
+    int64_t created_us;      /* the commit time stamped on the events written */
 
     /* Called once, on the writer thread, after commit or failure. Must not
      * block and must not call the store's write functions synchronously. */
@@ -140,12 +140,12 @@ struct sl_event {
 struct sl_read_result {
     struct sl_event *events;
     size_t count;
-    bool has_next;      /* more events may follow in the read direction */
-    int64_t next;       /* next revision (stream reads) or position ($all) to read from */
+    bool has_next;         /* more events may follow in the read direction */
+    int64_t next;          /* next revision (stream reads) or position ($all) to read from */
     int64_t last_revision; /* stream reads: the stream's last revision */
-    struct sl_buf raw;  /* record bytes the events point into */
-    size_t cap;         /* private: room in `events` and `spans` */
-    size_t *spans;      /* private: offset and length of each record in `raw` */
+    struct sl_buf raw;     /* record bytes the events point into */
+    size_t cap;            /* private: room in `events` and `spans` */
+    size_t *spans;         /* private: offset and length of each record in `raw` */
 };
 
 void sl_read_result_free(struct sl_read_result *r);
@@ -173,8 +173,8 @@ enum sl_code sl_store_read_at(struct sl_store *store, uint64_t position, struct 
                               struct sl_error *err);
 
 struct sl_stream_info {
-    bool exists;        /* has ever had an event */
-    bool is_deleted;    /* soft-deleted and not written since */
+    bool exists;     /* has ever had an event */
+    bool is_deleted; /* soft-deleted and not written since */
     bool is_tombstoned;
     int64_t last_revision; /* -1 when it never had an event */
 };
@@ -215,13 +215,13 @@ enum sl_code sl_store_watch(struct sl_store *store, void (*fn)(void *arg), void 
 /* Counters for /metrics. Read without locks: values are approximate. */
 struct sl_store_stats {
     uint64_t commits;
-    uint64_t writes;        /* write operations committed */
+    uint64_t writes; /* write operations committed */
     uint64_t events_written;
     uint64_t write_errors;
     uint64_t map_resizes;
     uint64_t head;
     uint64_t map_size;
-    uint64_t max_batch;     /* most operations in one commit */
+    uint64_t max_batch; /* most operations in one commit */
     uint64_t commit_us_total;
     bool last_commit_failed; /* the disk refused the last commit (full or I/O error) */
 };

@@ -40,8 +40,8 @@ enum sl_code sl_store_validate_name(const char *name, size_t len, struct sl_erro
     if (name == NULL || len == 0)
         return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name is empty");
     if (len > max)
-        return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name is %zu bytes; the limit is %d", len,
-                               SL_MAX_STREAM_NAME);
+        return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name is %zu bytes; the limit is %d",
+                               len, SL_MAX_STREAM_NAME);
     if (memchr(name, '\0', len))
         return sl_field_errorf(err, SL_E_INVALID, "stream", "the stream name contains a NUL byte");
     if (!sl_utf8_is_valid(name, len))
@@ -55,7 +55,8 @@ enum sl_code sl_store_validate(const struct sl_store *store, const struct sl_wri
     if (code)
         return code;
     if (w->stream_len == 4 && memcmp(w->stream, "$all", 4) == 0)
-        return sl_field_errorf(err, SL_E_INVALID, "stream", "$all is the log itself and cannot be written to");
+        return sl_field_errorf(err, SL_E_INVALID, "stream",
+                               "$all is the log itself and cannot be written to");
     if (w->expected.kind == SL_EXPECT_REVISION && w->expected.revision < 0)
         return sl_field_errorf(err, SL_E_INVALID, "expectedRevision", "an expected revision must be >= 0");
     if (w->kind != SL_WRITE_APPEND)
@@ -72,11 +73,12 @@ enum sl_code sl_store_validate(const struct sl_store *store, const struct sl_wri
         if (ev->type_len == 0)
             return sl_field_errorf(err, SL_E_INVALID, field, "event %zu has an empty event type", i);
         if (ev->type_len > MAX_EVENT_TYPE_BYTES)
-            return sl_field_errorf(err, SL_E_INVALID, field, "event %zu has an event type of %zu bytes; the limit is %d",
-                                   i, ev->type_len, MAX_EVENT_TYPE_BYTES);
+            return sl_field_errorf(err, SL_E_INVALID, field,
+                                   "event %zu has an event type of %zu bytes; the limit is %d", i,
+                                   ev->type_len, MAX_EVENT_TYPE_BYTES);
         if (memchr(ev->type, '\0', ev->type_len) || !sl_utf8_is_valid(ev->type, ev->type_len))
-            return sl_field_errorf(err, SL_E_INVALID, field, "event %zu has an event type that is not valid UTF-8",
-                                   i);
+            return sl_field_errorf(err, SL_E_INVALID, field,
+                                   "event %zu has an event type that is not valid UTF-8", i);
         if (ev->data_len + ev->metadata_len > store->max_event_bytes) {
             snprintf(field, sizeof(field), "[%zu].data", i);
             return sl_field_errorf(err, SL_E_TOO_LARGE, field, "event %zu is %zu bytes; the limit is %zu", i,
@@ -128,7 +130,8 @@ enum sl_code sl_store_write(struct sl_store *store, struct sl_write *w)
 {
     struct sync_wait sw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
     w->done = sync_done;
-    w->user = &sw;
+    /* The caller waits below until `done` ran, so `sw` outlives its use. */
+    w->user = &sw; // cppcheck-suppress autoVariables
     enum sl_code code = sl_store_submit(store, w, &w->err);
     if (code) {
         w->code = code;
@@ -159,7 +162,8 @@ static void event_id_key(uint8_t key[24], uint64_t stream_id, const uint8_t id[1
 }
 
 /* The revision of event `id` in stream `stream_id`, or -1. */
-static int64_t find_event_id(struct batch *b, const struct sl_store *store, uint64_t stream_id, const uint8_t id[16])
+static int64_t find_event_id(struct batch *b, const struct sl_store *store, uint64_t stream_id,
+                             const uint8_t id[16])
 {
     uint8_t key[24];
     event_id_key(key, stream_id, id);
@@ -198,7 +202,8 @@ static void succeed_idempotent(struct batch *b, const struct sl_store *store, co
 static void fail_wrong_revision(struct sl_write *w, int64_t actual, const char *why)
 {
     w->actual_revision = actual;
-    w->code = sl_errorf(&w->err, SL_E_WRONG_REVISION, "%s (the stream's revision is %lld)", why, (long long)actual);
+    w->code =
+        sl_errorf(&w->err, SL_E_WRONG_REVISION, "%s (the stream's revision is %lld)", why, (long long)actual);
 }
 
 /* Writes one event; `revision` is the stream revision it takes. */
@@ -232,8 +237,9 @@ static bool put_event(struct batch *b, const struct sl_store *store, const char 
 }
 
 /* Appends `n` events to the stream whose row is `row` (created when !exists). */
-static bool append_events(struct batch *b, const struct sl_store *store, const char *stream, size_t stream_len,
-                          struct stream_row *row, bool exists, const struct sl_new_event *events, size_t n)
+static bool append_events(struct batch *b, const struct sl_store *store, const char *stream,
+                          size_t stream_len, struct stream_row *row, bool exists,
+                          const struct sl_new_event *events, size_t n)
 {
     if (!exists) {
         memset(row, 0, sizeof(*row));
@@ -251,9 +257,9 @@ static bool append_events(struct batch *b, const struct sl_store *store, const c
 
 struct stream_state {
     struct stream_row row;
-    bool exists;       /* has a row */
-    bool is_visible;   /* exists, has events, and is not soft-deleted */
-    int64_t current;   /* last revision, -1 when none */
+    bool exists;     /* has a row */
+    bool is_visible; /* exists, has events, and is not soft-deleted */
+    int64_t current; /* last revision, -1 when none */
 };
 
 static bool load_stream(struct batch *b, const struct sl_store *store, const char *name, size_t len,
@@ -318,7 +324,8 @@ static bool has_repeated_id(struct sl_write *w)
                 sl_uuid_format(ids[i], id);
                 break;
             }
-        w->code = sl_field_errorf(&w->err, SL_E_INVALID, "eventId", "event id %s appears more than once in the append", id);
+        w->code = sl_field_errorf(&w->err, SL_E_INVALID, "eventId",
+                                  "event id %s appears more than once in the append", id);
     }
     free(ids);
     return repeated;
@@ -345,7 +352,8 @@ static void apply_append(struct batch *b, const struct sl_store *store, struct s
             succeed_idempotent(b, store, &st.row, e + (int64_t)w->n_events, w);
             return;
         } else {
-            fail_wrong_revision(w, st.exists ? st.current : SL_REVISION_NONE, "the expected revision does not match");
+            fail_wrong_revision(w, st.exists ? st.current : SL_REVISION_NONE,
+                                "the expected revision does not match");
             return;
         }
         break;
@@ -410,14 +418,16 @@ static void apply_delete(struct batch *b, const struct sl_store *store, struct s
     w->actual_revision = st.is_visible ? st.current : SL_REVISION_NONE;
     if (w->stream_len + 2 > SL_MAX_STREAM_NAME + 2) {
         /* Its metadata stream would need a name over the limit. */
-        w->code = sl_field_errorf(&w->err, SL_E_INVALID, "stream",
-                                  "a stream name this long (%zu bytes) cannot be soft-deleted; tombstone it instead",
-                                  w->stream_len);
+        w->code = sl_field_errorf(
+            &w->err, SL_E_INVALID, "stream",
+            "a stream name this long (%zu bytes) cannot be soft-deleted; tombstone it instead",
+            w->stream_len);
         return;
     }
     if (!st.is_visible) {
         if (w->expected.kind == SL_EXPECT_NO_STREAM || w->expected.kind == SL_EXPECT_ANY)
-            w->code = sl_errorf(&w->err, SL_E_NOT_FOUND, "stream %.*s does not exist", (int)w->stream_len, w->stream);
+            w->code = sl_errorf(&w->err, SL_E_NOT_FOUND, "stream %.*s does not exist", (int)w->stream_len,
+                                w->stream);
         else
             fail_wrong_revision(w, SL_REVISION_NONE, "the stream does not exist");
         return;
@@ -432,7 +442,8 @@ static void apply_delete(struct batch *b, const struct sl_store *store, struct s
     size_t old_len;
     int64_t meta_rev;
     struct sl_error merr;
-    if (sl_store_metadata_raw(b->txn, store, w->stream, w->stream_len, &old_json, &old_len, &meta_rev, &merr)) {
+    if (sl_store_metadata_raw(b->txn, store, w->stream, w->stream_len, &old_json, &old_len, &meta_rev,
+                              &merr)) {
         w->code = merr.code;
         w->err = merr;
         return;
@@ -453,8 +464,11 @@ static void apply_delete(struct batch *b, const struct sl_store *store, struct s
     char meta_name[SL_MAX_STREAM_NAME + 3] = "$$";
     memcpy(meta_name + 2, w->stream, w->stream_len);
     struct stream_state ms;
-    struct sl_new_event ev = {.type = "$metadata", .type_len = 9, .flags = SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON,
-                              .data = text, .data_len = strlen(text)};
+    struct sl_new_event ev = {.type = "$metadata",
+                              .type_len = 9,
+                              .flags = SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON,
+                              .data = text,
+                              .data_len = strlen(text)};
     sl_uuid_generate(ev.id);
     bool ok = load_stream(b, store, meta_name, w->stream_len + 2, &ms) &&
               append_events(b, store, meta_name, w->stream_len + 2, &ms.row, ms.exists, &ev, 1);
@@ -476,16 +490,24 @@ static void apply_tombstone(struct batch *b, const struct sl_store *store, struc
     if (!load_stream(b, store, w->stream, w->stream_len, &st))
         return;
     if (st.row.flags & STREAM_TOMBSTONED) {
-        w->code = sl_errorf(&w->err, SL_E_DELETED, "stream %.*s is already deleted", (int)w->stream_len, w->stream);
+        w->code =
+            sl_errorf(&w->err, SL_E_DELETED, "stream %.*s is already deleted", (int)w->stream_len, w->stream);
         return;
     }
     w->actual_revision = st.is_visible ? st.current : SL_REVISION_NONE;
     bool ok = true;
     switch (w->expected.kind) {
-    case SL_EXPECT_ANY: break;
-    case SL_EXPECT_NO_STREAM: ok = !st.is_visible; break;
-    case SL_EXPECT_EXISTS: ok = st.is_visible; break;
-    case SL_EXPECT_REVISION: ok = st.exists && st.current == w->expected.revision; break;
+    case SL_EXPECT_ANY:
+        break;
+    case SL_EXPECT_NO_STREAM:
+        ok = !st.is_visible;
+        break;
+    case SL_EXPECT_EXISTS:
+        ok = st.is_visible;
+        break;
+    case SL_EXPECT_REVISION:
+        ok = st.exists && st.current == w->expected.revision;
+        break;
     }
     if (!ok) {
         fail_wrong_revision(w, w->actual_revision, "the expected revision does not match");
@@ -549,7 +571,8 @@ static void commit_batch(struct sl_store *store, struct sl_write *list)
 {
     size_t n_ops = 0;
     for (;;) {
-        struct batch b = {.head = atomic_load(&store->head), .next_stream_id = store->next_stream_id,
+        struct batch b = {.head = atomic_load(&store->head),
+                          .next_stream_id = store->next_stream_id,
                           .created_us = sl_now_us()};
         n_ops = 0;
         int rc = mdb_txn_begin(store->env, NULL, 0, &b.txn);
@@ -561,9 +584,15 @@ static void commit_batch(struct sl_store *store, struct sl_write *list)
             reset_outcome(w);
             n_ops++;
             switch (w->kind) {
-            case SL_WRITE_APPEND: apply_append(&b, store, w); break;
-            case SL_WRITE_DELETE: apply_delete(&b, store, w); break;
-            case SL_WRITE_TOMBSTONE: apply_tombstone(&b, store, w); break;
+            case SL_WRITE_APPEND:
+                apply_append(&b, store, w);
+                break;
+            case SL_WRITE_DELETE:
+                apply_delete(&b, store, w);
+                break;
+            case SL_WRITE_TOMBSTONE:
+                apply_tombstone(&b, store, w);
+                break;
             }
         }
         if (!b.mdb_failure && b.next_stream_id != store->next_stream_id) {

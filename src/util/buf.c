@@ -138,11 +138,21 @@ void sl_buf_json_string(struct sl_buf *b, const char *s, size_t len)
             continue;
         }
         switch (c) {
-        case '"': sl_buf_puts(b, "\\\""); break;
-        case '\\': sl_buf_puts(b, "\\\\"); break;
-        case '\n': sl_buf_puts(b, "\\n"); break;
-        case '\r': sl_buf_puts(b, "\\r"); break;
-        case '\t': sl_buf_puts(b, "\\t"); break;
+        case '"':
+            sl_buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            sl_buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            sl_buf_puts(b, "\\n");
+            break;
+        case '\r':
+            sl_buf_puts(b, "\\r");
+            break;
+        case '\t':
+            sl_buf_puts(b, "\\t");
+            break;
         default: {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             sl_buf_append(b, esc, sizeof(esc));

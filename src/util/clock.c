@@ -38,7 +38,7 @@ void sl_format_rfc3339_us(int64_t us, char out[32])
     if (year < 0 || year > 9999)
         year = year < 0 ? 0 : 9999;
     char text[96]; /* room for any int fields, as the compiler cannot see they are small */
-    snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, frac);
+    snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", year, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
     snprintf(out, 32, "%.31s", text);
 }

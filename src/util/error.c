@@ -43,21 +43,36 @@ void sl_error_clear(struct sl_error *err)
 const char *sl_code_name(enum sl_code code)
 {
     switch (code) {
-    case SL_OK: return "ok";
-    case SL_E_INVALID: return "invalid-argument";
-    case SL_E_NOT_FOUND: return "not-found";
-    case SL_E_WRONG_REVISION: return "wrong-expected-version";
-    case SL_E_DELETED: return "stream-deleted";
-    case SL_E_TOO_LARGE: return "too-large";
-    case SL_E_EXISTS: return "already-exists";
-    case SL_E_IO: return "io-error";
-    case SL_E_FULL: return "storage-full";
-    case SL_E_CORRUPT: return "corrupt-data";
-    case SL_E_TIMEOUT: return "timeout";
-    case SL_E_SHUTDOWN: return "shutting-down";
-    case SL_E_NOMEM: return "out-of-memory";
-    case SL_E_UNAVAILABLE: return "unavailable";
-    case SL_E_INTERNAL: return "internal-error";
+    case SL_OK:
+        return "ok";
+    case SL_E_INVALID:
+        return "invalid-argument";
+    case SL_E_NOT_FOUND:
+        return "not-found";
+    case SL_E_WRONG_REVISION:
+        return "wrong-expected-version";
+    case SL_E_DELETED:
+        return "stream-deleted";
+    case SL_E_TOO_LARGE:
+        return "too-large";
+    case SL_E_EXISTS:
+        return "already-exists";
+    case SL_E_IO:
+        return "io-error";
+    case SL_E_FULL:
+        return "storage-full";
+    case SL_E_CORRUPT:
+        return "corrupt-data";
+    case SL_E_TIMEOUT:
+        return "timeout";
+    case SL_E_SHUTDOWN:
+        return "shutting-down";
+    case SL_E_NOMEM:
+        return "out-of-memory";
+    case SL_E_UNAVAILABLE:
+        return "unavailable";
+    case SL_E_INTERNAL:
+        return "internal-error";
     }
     return "unknown";
 }

@@ -12,20 +12,20 @@
 
 enum sl_code {
     SL_OK = 0,
-    SL_E_INVALID,         /* bad input: a field breaks a rule */
-    SL_E_NOT_FOUND,       /* no such stream, event or connector */
-    SL_E_WRONG_REVISION,  /* expected revision does not match */
-    SL_E_DELETED,         /* stream is tombstoned */
-    SL_E_TOO_LARGE,       /* over a configured limit */
-    SL_E_EXISTS,          /* already exists */
-    SL_E_IO,              /* the disk or the OS failed */
-    SL_E_FULL,            /* the disk or the map is full */
-    SL_E_CORRUPT,         /* stored data failed a check */
-    SL_E_TIMEOUT,         /* nothing happened in time (not always a failure) */
-    SL_E_SHUTDOWN,        /* the component is stopping */
-    SL_E_NOMEM,           /* allocation failed */
-    SL_E_UNAVAILABLE,     /* a peer (sink, server) cannot be reached */
-    SL_E_INTERNAL,        /* a bug: never for bad input */
+    SL_E_INVALID,        /* bad input: a field breaks a rule */
+    SL_E_NOT_FOUND,      /* no such stream, event or connector */
+    SL_E_WRONG_REVISION, /* expected revision does not match */
+    SL_E_DELETED,        /* stream is tombstoned */
+    SL_E_TOO_LARGE,      /* over a configured limit */
+    SL_E_EXISTS,         /* already exists */
+    SL_E_IO,             /* the disk or the OS failed */
+    SL_E_FULL,           /* the disk or the map is full */
+    SL_E_CORRUPT,        /* stored data failed a check */
+    SL_E_TIMEOUT,        /* nothing happened in time (not always a failure) */
+    SL_E_SHUTDOWN,       /* the component is stopping */
+    SL_E_NOMEM,          /* allocation failed */
+    SL_E_UNAVAILABLE,    /* a peer (sink, server) cannot be reached */
+    SL_E_INTERNAL,       /* a bug: never for bad input */
 };
 
 struct sl_error {

@@ -32,7 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define CHECK(cond)                                                                                          \
     do {                                                                                                     \
         if (!(cond)) {                                                                                       \
-            fprintf(stderr, "%s:%d: property broken: %s\n", __FILE__, __LINE__, #cond);                     \
+            fprintf(stderr, "%s:%d: property broken: %s\n", __FILE__, __LINE__, #cond);                      \
             abort();                                                                                         \
         }                                                                                                    \
     } while (0)
@@ -50,7 +50,10 @@ static void try_filter(const struct sl_settings *s)
     static const struct {
         const char *stream, *type;
     } events[] = {
-        {"orders-1", "OrderPlaced"}, {"$ce-orders", "$>"}, {"", ""}, {"caf\xc3\xa9", "\xff\xfe"},
+        {"orders-1", "OrderPlaced"},
+        {"$ce-orders", "$>"},
+        {"", ""},
+        {"caf\xc3\xa9", "\xff\xfe"},
         {"customers/42", "customer-registered"},
     };
     struct sl_error err = {0};

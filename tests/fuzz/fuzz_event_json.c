@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(cond)                                                                                          \
     do {                                                                                                     \
         if (!(cond)) {                                                                                       \
-            fprintf(stderr, "%s:%d: property broken: %s\n", __FILE__, __LINE__, #cond);                     \
+            fprintf(stderr, "%s:%d: property broken: %s\n", __FILE__, __LINE__, #cond);                      \
             abort();                                                                                         \
         }                                                                                                    \
     } while (0)
@@ -109,8 +109,8 @@ static char *stored_member(struct sl_json_slice raw, const char *key, json_t *pa
 }
 
 /* sl_event_to_json() of an event with these payloads is valid JSON and carries them. */
-static void check_event_out(const char *type, bool is_json, const void *data, size_t data_len, const void *meta,
-                            size_t meta_len, json_t *want_data, json_t *want_meta)
+static void check_event_out(const char *type, bool is_json, const void *data, size_t data_len,
+                            const void *meta, size_t meta_len, json_t *want_data, json_t *want_meta)
 {
     struct sl_event ev = {
         .position = 1,
@@ -134,7 +134,8 @@ static void check_event_out(const char *type, bool is_json, const void *data, si
     json_error_t jerr;
     json_t *out = json_loadb(b.data, b.len, 0, &jerr);
     if (out == NULL)
-        fprintf(stderr, "sl_event_to_json wrote invalid JSON (%s at %d): %s\n", jerr.text, jerr.position, b.data);
+        fprintf(stderr, "sl_event_to_json wrote invalid JSON (%s at %d): %s\n", jerr.text, jerr.position,
+                b.data);
     CHECK(json_is_object(out));
     json_t *d = json_object_get(out, "data");
     json_t *m = json_object_get(out, "metadata");
@@ -162,7 +163,8 @@ static void check_element(json_t *obj, struct sl_json_slice raw)
     bool has_escape = memchr(raw.text, '\\', raw.len) != NULL;
     const char *key;
     json_t *value;
-    json_object_foreach(obj, key, value) {
+    json_object_foreach(obj, key, value)
+    {
         struct sl_json_slice v;
         bool found = sl_json_member(raw.text, raw.len, key, &v);
         if (!found) {
@@ -418,7 +420,8 @@ static void check_utf8_and_strings(const char *s, size_t len)
     if (v == NULL)
         fprintf(stderr, "sl_buf_json_string wrote invalid JSON (%s): %s\n", jerr.text, b.data);
     CHECK(json_is_string(v));
-    CHECK(json_string_length(v) == want.len && memcmp(json_string_value(v), want.data ? want.data : "", want.len) == 0);
+    CHECK(json_string_length(v) == want.len &&
+          memcmp(json_string_value(v), want.data ? want.data : "", want.len) == 0);
     json_decref(v);
     sl_buf_free(&b);
     sl_buf_free(&want);

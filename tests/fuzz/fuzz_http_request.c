@@ -53,7 +53,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define CHECK(cond)                                                                                          \
     do {                                                                                                     \
         if (!(cond)) {                                                                                       \
-            fprintf(stderr, "%s:%d: property broken: %s\n", __FILE__, __LINE__, #cond);                     \
+            fprintf(stderr, "%s:%d: property broken: %s\n", __FILE__, __LINE__, #cond);                      \
             abort();                                                                                         \
         }                                                                                                    \
     } while (0)
@@ -66,12 +66,12 @@ static struct sl_server *g_srv;
 
 struct run {
     uint32_t rng;
-    int habit;                       /* what the handler does: see handle() */
-    struct sl_http_conn *conn;       /* NULL once freed */
-    struct sl_http_request *held;    /* answered later */
-    bool is_held_stream;             /* `held` has begun a streamed response */
-    size_t dispatched, expected;     /* requests handed over; responses they should produce */
-    bool is_head[MAX_REQUESTS];      /* by dispatch order, for the response parser */
+    int habit;                    /* what the handler does: see handle() */
+    struct sl_http_conn *conn;    /* NULL once freed */
+    struct sl_http_request *held; /* answered later */
+    bool is_held_stream;          /* `held` has begun a streamed response */
+    size_t dispatched, expected;  /* requests handed over; responses they should produce */
+    bool is_head[MAX_REQUESTS];   /* by dispatch order, for the response parser */
     size_t aborts;
 
     /* The client's view: everything read from its end, parsed as responses. */
@@ -294,8 +294,8 @@ static void respond(struct sl_http_request *req)
     char body[256];
     int n = snprintf(body, sizeof(body), "%s %.200s", req->method, req->path);
     const char *extra = next_rand() % 4 == 0 ? "X-Fuzz: yes\r\nCache-Control: no-store\r\n" : NULL;
-    sl_http_respond(req, status, "text/plain", body, (size_t)(n < (int)sizeof(body) ? n : (int)sizeof(body) - 1),
-                    extra);
+    sl_http_respond(req, status, "text/plain", body,
+                    (size_t)(n < (int)sizeof(body) ? n : (int)sizeof(body) - 1), extra);
 }
 
 /* The API's parameter parsers, which answer 400 themselves. */
@@ -342,8 +342,12 @@ static void handle(struct sl_http_request *req, void *arg)
     if (strcmp(req->method, "HEAD") == 0 && (what == 2 || what == 4))
         what = 0; /* a streamed body has no end a HEAD client could find */
     switch (what) {
-    case 0: respond(req); break;
-    case 1: R.held = req; break;
+    case 0:
+        respond(req);
+        break;
+    case 1:
+        R.held = req;
+        break;
     case 2:
         R.expected += will_write(req);
         sl_http_stream_begin(req, 200, "text/event-stream", "Cache-Control: no-cache\r\n");
@@ -355,7 +359,9 @@ static void handle(struct sl_http_request *req, void *arg)
             sl_http_stream_end(req);
         }
         break;
-    case 3: respond_through_api(req); break;
+    case 3:
+        respond_through_api(req);
+        break;
     default:
         /* sl_http_respond() on a streamed response ends the stream. */
         R.expected += will_write(req);

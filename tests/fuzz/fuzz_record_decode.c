@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(cond)                                                                                          \
     do {                                                                                                     \
         if (!(cond)) {                                                                                       \
-            fprintf(stderr, "%s:%d: property broken: %s\n", __FILE__, __LINE__, #cond);                     \
+            fprintf(stderr, "%s:%d: property broken: %s\n", __FILE__, __LINE__, #cond);                      \
             abort();                                                                                         \
         }                                                                                                    \
     } while (0)
@@ -101,7 +101,8 @@ static void check_sink_record(const struct sl_event *ev)
         CHECK(r->position == ev->position && r->revision == ev->revision);
         CHECK(r->stream_len == ev->stream_len && memcmp(r->stream, ev->stream, ev->stream_len) == 0);
         CHECK(r->type_len == ev->type_len && memcmp(r->type, ev->type, ev->type_len) == 0);
-        CHECK(r->payload_len == ev->data_len && (ev->data_len == 0 || memcmp(r->payload, ev->data, ev->data_len) == 0));
+        CHECK(r->payload_len == ev->data_len &&
+              (ev->data_len == 0 || memcmp(r->payload, ev->data, ev->data_len) == 0));
         CHECK(r->n_headers >= 10);
         for (size_t i = 0; i < r->n_headers; i++)
             CHECK(r->headers[i].name != NULL && r->headers[i].value != NULL);

@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -471,3 +472,165 @@ def test_a_clean_stop_during_delivery_redelivers_nothing(conns, receiver):
     receiver.quiet_for(0.5, timeout=5)
     dups, windows = assert_in_order_at_least_once(delivered_positions(receiver.delivered()), expected, 1000)
     assert dups == 0, f"stopped after {stopped_at} deliveries; re-sent after the start: {windows}"
+
+
+# ---------------------------------------------------------------------------
+# more filters, reconfiguration, hostile values, sizes, many connectors
+
+
+def test_a_stream_id_filter_matches_one_stream_exactly(conns, receiver):
+    t = tag()
+    for name in (f"sid-{t}", f"sid-{t}2", f"x-sid-{t}"):
+        conns.api.append_ok(name, [event("E", {"s": name})])
+    cid = new_id()
+    conns.create_ok(cid, settings={
+        "instanceTypeName": "http-sink", "url": receiver.url, "subscription:initialPosition": "earliest",
+        "subscription:filter:scope": "stream", "subscription:filter:filterType": "streamId",
+        "subscription:filter:expression": f"sid-{t}"})
+    conns.start_ok(cid)
+    receiver.wait_for(1, timeout=30)
+    receiver.quiet_for(0.5, timeout=5)
+    assert [json.loads(b)["s"] for b in receiver.bodies()] == [f"sid-{t}"]
+
+
+def test_comma_separated_prefixes_match_any_of_them(conns, receiver):
+    t = tag()
+    for name in (f"pa-{t}-1", f"pb-{t}-1", f"pc-{t}-1", f"pa-{t}-2"):
+        conns.api.append_ok(name, [event("E", {"s": name})])
+    cid = new_id()
+    conns.create_ok(cid, settings={
+        "instanceTypeName": "http-sink", "url": receiver.url, "subscription:initialPosition": "earliest",
+        "subscription:filter:scope": "stream", "subscription:filter:filterType": "prefix",
+        "subscription:filter:expression": f"pa-{t}-,pc-{t}-"})
+    conns.start_ok(cid)
+    receiver.wait_for(3, timeout=30)
+    receiver.quiet_for(0.5, timeout=5)
+    assert [json.loads(b)["s"] for b in receiver.bodies()] == [f"pa-{t}-1", f"pc-{t}-1", f"pa-{t}-2"]
+
+
+def test_an_unspecified_filter_type_reads_a_regex_as_a_regex(conns, receiver):
+    t = tag()
+    for name in ("a", "b", "ab"):
+        conns.api.append_ok(f"inf-{t}-{name}", [event("E", {"s": name})])
+    cid = new_id()
+    conns.create_ok(cid, settings={
+        "instanceTypeName": "http-sink", "url": receiver.url, "subscription:initialPosition": "earliest",
+        "subscription:filter:scope": "stream", "subscription:filter:expression": f"^inf-{t}-(a|b)$"})
+    conns.start_ok(cid)
+    receiver.wait_for(2, timeout=30)
+    receiver.quiet_for(0.5, timeout=5)
+    assert [json.loads(b)["s"] for b in receiver.bodies()] == ["a", "b"]
+
+
+def test_an_empty_expression_with_a_scope_includes_system_events(conns, receiver):
+    cid = new_id()
+    conns.create_ok(cid, settings={"instanceTypeName": "http-sink", "url": receiver.url,
+                                   "subscription:initialPosition": "latest", "subscription:filter:scope": "stream"})
+    conns.start_running(cid)
+    other = new_id("sys")
+    conns.create_ok(other, settings=http_sink("http://127.0.0.1:9/", prefix=f"none-{tag()}-"))
+    receiver.wait_until(lambda reqs: any(r.is_delivered and r.headers.get("esdb-record-stream-id") ==
+                                         f"$connectors/{other}" for r in reqs),
+                        timeout=30, what=f"the $connectors/{other} created event")
+
+
+@pytest.mark.time_limit(60)
+def test_reconfigure_of_a_running_connector_applies_on_the_next_start(conns, receiver_factory):
+    first, second = receiver_factory(), receiver_factory()
+    prefix = f"rcf-{tag()}-"
+    cid = new_id()
+    conns.create_ok(cid, settings=http_sink(first.url, prefix=prefix))
+    conns.start_running(cid)
+    r = conns.reconfigure(cid, http_sink(second.url, prefix=prefix))
+    assert r.status_code == 200, describe(r)
+    conns.api.append_ok(prefix + "1", [event("E", {"n": 1})])
+    first.wait_for(1, timeout=30)
+    conns.wait_position(cid, log_events(conns.api, prefix)[-1]["position"])
+    conns.stop_stopped(cid)
+    conns.start_running(cid)
+    conns.api.append_ok(prefix + "1", [event("E", {"n": 2})])
+    second.wait_for(1, timeout=30)
+    first.quiet_for(0.3, timeout=5)
+    assert [json.loads(b)["n"] for b in first.bodies()] == [1]
+    assert [json.loads(b)["n"] for b in second.bodies()] == [2]
+
+
+def test_stream_names_types_and_metadata_cannot_inject_http_headers(conns, receiver):
+    t = tag()
+    prefix = f"inj-{t}-"
+    conns.api.append_ok(prefix + "a\r\nX-Evil-Stream: 1", [
+        event("Type\r\nX-Evil-Type: 1", {"n": 1},
+              metadata={"k": "v\r\nX-Evil-Meta: 1", "bad key\r\nX-Evil-Key: 1": "x", "n": 5, "o": {"a": 1}})])
+    conns.api.append_ok(prefix + "b", [event("After", {"n": 2})])
+    cid = new_id()
+    conns.create_ok(cid, settings=http_sink(receiver.url, prefix=prefix))
+    conns.start_ok(cid)
+    got = receiver.wait_for(2, timeout=30)
+    for req in got:
+        evil = [name for name, _ in req.header_list if name.lower().startswith("x-evil")]
+        assert not evil, f"injected headers {evil}: {req.header_list}"
+        assert not any("\r" in v or "\n" in v for _, v in req.header_list), req.header_list
+    assert [json.loads(r.body)["n"] for r in got] == [1, 2]
+
+
+def test_url_template_escapes_what_it_expands(conns, receiver):
+    prefix = f"esc-{tag()}-"
+    stream = prefix + "a b/c?d#e%"
+    conns.api.append_ok(stream, [event("E", {})])
+    cid = new_id()
+    conns.create_ok(cid, settings=http_sink(receiver.url + "/in/{stream}", prefix=prefix))
+    conns.start_ok(cid)
+    (req,) = receiver.wait_for(1, timeout=30)
+    path = req.path
+    assert path.startswith("/in/") and "?" not in path and "#" not in path, path
+    assert urllib.parse.unquote(path[len("/in/"):]) == stream, path
+
+
+def test_a_large_event_is_delivered_intact(conns, receiver):
+    prefix = f"big-{tag()}-"
+    blob = os.urandom(3 * 1024 * 1024)
+    conns.api.append_ok(prefix + "1", [{"eventId": str(uuid.uuid4()), "eventType": "Big",
+                                        "contentType": "application/octet-stream",
+                                        "data": base64.b64encode(blob).decode()}])
+    conns.api.append_ok(prefix + "1", [event("Small", {"n": 1})])
+    cid = new_id()
+    conns.create_ok(cid, settings=http_sink(receiver.url, prefix=prefix))
+    conns.start_ok(cid)
+    big, small = receiver.wait_for(2, timeout=60)
+    assert big.body == blob
+    assert json.loads(small.body) == {"n": 1}
+
+
+@pytest.mark.time_limit(60)
+def test_batches_respect_max_bytes(conns, receiver):
+    prefix = f"mb-{tag()}-"
+    append_batches(conns.api, prefix, 100, "p" * 200)
+    expected = log_events(conns.api, prefix)
+    cid = new_id()
+    conns.create_ok(cid, settings=http_sink(receiver.url, prefix=prefix, **{
+        "batching:maxRecords": 100, "batching:maxBytes": 4000}))
+    conns.start_ok(cid)
+    receiver.wait_until(lambda reqs: sum(len(json.loads(r.body)) for r in reqs if r.is_delivered) >= 100,
+                        timeout=60, what="100 batched records")
+    got = receiver.delivered()
+    assert all(len(r.body) <= 4000 for r in got), [len(r.body) for r in got]
+    assert len(got) >= 100 * 250 // 4000, "batches are cut by size"
+    assert [element_value(el) for r in got for el in batch_elements(r)] == [e["data"] for e in expected]
+
+
+@pytest.mark.time_limit(120)
+def test_many_connectors_on_the_same_events_each_deliver_everything(conns, receiver_factory):
+    prefix = f"many-{tag()}-"
+    rxs = [receiver_factory() for _ in range(8)]
+    ids = [new_id(f"m{k}") for k in range(8)]
+    for cid, rx in zip(ids, rxs):
+        conns.create_ok(cid, settings=http_sink(rx.url, prefix=prefix))
+        conns.start_ok(cid)
+    append_batches(conns.api, prefix, 200, "m")
+    expected = [e["position"] for e in log_events(conns.api, prefix)]
+    for rx in rxs:
+        rx.wait_for(200, timeout=60)
+    for cid, rx in zip(ids, rxs):
+        rx.quiet_for(0.2, timeout=5)
+        assert delivered_positions(rx.delivered()) == expected, cid
+        assert {r.headers["esdb-connector-id"] for r in rx.delivered()} == {cid}

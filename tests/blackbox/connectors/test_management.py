@@ -6,6 +6,7 @@ the query that checks it."""
 
 import base64
 import json
+import urllib.parse
 import uuid
 
 import pytest
@@ -134,6 +135,15 @@ def test_create_refuses_an_id_that_is_not_5_to_50_letters_digits_dash_underscore
     assert body.get("details"), f"no details for a bad id: {describe(r)}"
     r = conns.settings(cid)
     assert r.status_code in (400, 404), describe(r)
+
+
+@pytest.mark.parametrize("raw_id", ["abc%2Fdefgh", "abc%00defgh", "..%2F..%2Fx", "%24all-x"])
+def test_an_encoded_id_that_is_not_allowed_is_refused(conns, raw_id):
+    r = conns.api.request("POST", "/connectors/" + raw_id, data=json.dumps({"settings": idle_sink()}),
+                          headers={"Content-Type": "application/json"})
+    assert r.status_code in (400, 404), describe(r)
+    assert_connector_error(r, r.status_code)
+    assert conns.list_ok(connectorId=urllib.parse.unquote(raw_id))["items"] == []
 
 
 @pytest.mark.parametrize("length", [5, 50])

@@ -354,3 +354,45 @@ def test_kill_9_mid_delivery_then_restart_delivers_every_event_at_least_once_in_
     got = delivered_positions(receiver.delivered())
     dups, windows = assert_in_order_at_least_once(got, expected, window=threshold + 10)
     print(f"killed after {at_kill} of {len(expected)} records; {dups} duplicates in windows {windows}")
+
+
+# ---------------------------------------------------------------------------
+# failures that are not the receiver's
+
+
+def test_an_unwritable_log_path_fails_the_connector_not_the_server(conns, tmp_path):
+    prefix = f"unw-{tag()}-"
+    conns.api.append_ok(prefix + "1", [event("E", {})])
+    cid = new_id()
+    settings = {"instanceTypeName": "serilog-sink", "path": str(tmp_path / "no" / "such" / "dir" / "x.log"),
+                "subscription:initialPosition": "earliest", "subscription:filter:scope": "stream",
+                "subscription:filter:filterType": "prefix", "subscription:filter:expression": prefix,
+                "resilience:maxRetries": "1", "resilience:firstDelayBound:delayMs": "100"}
+    r = conns.create(cid, settings=settings)
+    if r.status_code == 400:
+        return  # refused at validation: fine
+    assert r.status_code == 200, r.text
+    conns.start_ok(cid)
+    item = conns.wait_state(cid, STOPPED, timeout=30)
+    assert item.get("errorDetails"), item
+    assert conns.api.get("/health/ready").status_code == 200
+
+
+@pytest.mark.time_limit(90)
+def test_a_failed_connector_stays_failed_across_a_restart(fresh_server, receiver):
+    c = ConnectorsApi(fresh_server.base_url)
+    prefix = f"ff-{tag()}-"
+    cid = new_id()
+    c.create_ok(cid, settings=http_sink(receiver.url, prefix=prefix))
+    c.start_running(cid)
+    receiver.answer_when(is_poison, 400)
+    poison_plan(c.api, prefix)
+    failed = c.wait_state(cid, STOPPED, timeout=30)
+    assert failed.get("errorDetails"), failed
+    fresh_server.restart()
+    c = ConnectorsApi(fresh_server.base_url)
+    time.sleep(1.0)  # a connector that was running would be running again by now
+    item = c.get_ok(cid)
+    assert item["state"] == STOPPED, item
+    assert item.get("errorDetails") == failed["errorDetails"], item
+    assert receiver.count() == 3, "nothing delivered after the restart"

@@ -248,6 +248,22 @@ static void test_on_exhausted_reads_stop_or_dead_letter_ignoring_case(void **sta
     }
 }
 
+/* The settings allow any maxDelayMs up to INT64_MAX: a long outage must not
+ * overflow the doubling (keep this test last: an overflow under the
+ * sanitizers ends the process). */
+static void test_exponential_ceiling_never_overflows_with_the_largest_allowed_maximum(void **state)
+{
+    (void)state;
+    struct sl_backoff b = backoff_of("resilience:backoff", "exponential", "resilience:initialDelayMs", "1",
+                                     "resilience:maxDelayMs", "9223372036854775807", NULL);
+    assert_int_equal(b.max_delay_ms, INT64_MAX);
+    for (int64_t attempt = 60; attempt <= 70; attempt++)
+        assert_true(delay_at(&b, attempt, 0) >= 0);
+    struct sl_backoff top = backoff_of("resilience:backoff", "exponential", "resilience:initialDelayMs",
+                                       "9223372036854775807", "resilience:maxDelayMs", "9223372036854775807", NULL);
+    assert_true(delay_at(&top, 1, 0) >= 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_retry_after_longer_than_the_schedule_wins),
         cmocka_unit_test(test_retry_after_does_not_revive_exhausted_retries),
         cmocka_unit_test(test_on_exhausted_reads_stop_or_dead_letter_ignoring_case),
+        cmocka_unit_test(test_exponential_ceiling_never_overflows_with_the_largest_allowed_maximum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

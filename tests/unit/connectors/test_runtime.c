@@ -605,6 +605,76 @@ static void test_checkpoint_never_passes_a_record_still_being_retried(void **sta
     rx_stop(rx);
 }
 
+static void test_checkpoint_moves_through_a_long_run_of_filtered_events(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    log_path(f, path);
+    struct appended last;
+    for (int i = 0; i < 200; i++)
+        last = append_numbered(f->store, "customers-1", i);
+
+    struct sl_settings s;
+    log_settings(&s, path);
+    sl_settings_set(&s, "autocommit:interval", "50");
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-log", &s, 0, r);
+    bool found = false;
+    /* While it runs, with nothing delivered. */
+    assert_true(wait_until(checkpoint_of(f->store, "orders-to-log", &found) >= last.position, WAIT_MS));
+    sl_worker_stop(w);
+    assert_true(found);
+    assert_int_equal(atomic_load(&r->counters.delivered), 0);
+    assert_true(atomic_load(&r->counters.filtered) >= 200);
+    assert_int_equal(count_lines(path), 0);
+    sl_settings_free(&s);
+    run_free(r);
+}
+
+static void test_record_failing_past_max_retries_is_dead_lettered_with_its_attempts(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    const struct rx_action script[] = {RX_OK(503), RX_OK(503), RX_OK(503), RX_OK(200)};
+    rx_script(rx, script, ARRAY_LEN(script));
+    struct appended a[2];
+    for (int i = 0; i < 2; i++)
+        a[i] = append_numbered(f->store, "orders-1", i);
+
+    struct sl_settings s;
+    http_settings(&s, rx, "resilience:maxRetries", "2", "resilience:onExhausted", "dead-letter", NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(rx_count(rx) >= 4 && processed(r) >= a[1].position, WAIT_MS));
+    sl_worker_stop(w);
+
+    /* The first try and two retries of a[0], then a[1]. */
+    assert_int_equal(rx_count(rx), 4);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(body_of(rx, i), a[0].data);
+    assert_string_equal(body_of(rx, 3), a[1].data);
+    assert_int_equal(atomic_load(&r->counters.retries), 2);
+    assert_int_equal(atomic_load(&r->counters.dead_lettered), 1);
+    assert_int_equal(atomic_load(&r->counters.delivered), 1);
+
+    struct sl_read_result dlq;
+    read_stream_ok(f->store, "$connectors/orders-to-http/dlq", 0, false, 10, &dlq);
+    assert_int_equal(dlq.count, 1);
+    assert_memory_equal(dlq.events[0].data, a[0].data, strlen(a[0].data));
+    json_t *meta = json_loadb(dlq.events[0].metadata, dlq.events[0].metadata_len, 0, NULL);
+    assert_true(json_is_object(meta));
+    char *text = json_dumps(meta, JSON_COMPACT);
+    assert_non_null(strstr(text, a[0].id));
+    assert_non_null(strstr(text, "503"));
+    free(text);
+    json_decref(meta);
+    sl_read_result_free(&dlq);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_ERROR);
@@ -618,6 +688,8 @@ int main(void)
         STORE_TEST(test_rejected_record_is_dead_lettered_and_delivery_goes_on),
         STORE_TEST(test_rejected_record_with_on_exhausted_stop_fails_naming_the_record),
         STORE_TEST(test_checkpoint_never_passes_a_record_still_being_retried),
+        STORE_TEST(test_checkpoint_moves_through_a_long_run_of_filtered_events),
+        STORE_TEST(test_record_failing_past_max_retries_is_dead_lettered_with_its_attempts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
