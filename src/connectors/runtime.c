@@ -182,9 +182,13 @@ static bool deliver(struct sl_worker *w, char *failure, size_t failure_size)
             w->results[k].retry_after_ms = -1;
             w->results[k].error[0] = '\0';
         }
-        w->sink_type->write(w->sink, recs + i, n - i, w->results + i, &w->cancel);
+        /* One request's worth per call: a stop is noticed between requests,
+         * and checkpoints keep their recordsThreshold granularity. */
+        size_t chunk = n - i < w->batch_size ? n - i : w->batch_size;
+        w->sink_type->write(w->sink, recs + i, chunk, w->results + i, &w->cancel);
         int64_t now_us = sl_now_us();
-        while (i < n && w->results[i].outcome == SL_SINK_DELIVERED) {
+        size_t end = i + chunk;
+        while (i < end && w->results[i].outcome == SL_SINK_DELIVERED) {
             sl_histogram_observe_us(&w->counters->write_latency, now_us - recs[i].created_us);
             atomic_fetch_add(&w->counters->delivered, 1);
             acknowledge(w, &recs[i]);
@@ -192,8 +196,11 @@ static bool deliver(struct sl_worker *w, char *failure, size_t failure_size)
             attempt = 0;
             first_failure_ms = 0;
         }
+        commit(w, false, false);
         if (i == n)
             break;
+        if (i == end)
+            continue;
         if (atomic_load(&w->stop))
             return false;
 
@@ -246,8 +253,8 @@ static bool deliver(struct sl_worker *w, char *failure, size_t failure_size)
     return true;
 }
 
-/* Reads the next events and turns the matching ones into records, up to the
- * sink's batch size; waits up to batching:maxDelayMs for a fuller batch.
+/* Reads the next events and turns the matching ones into records; when fewer
+ * than the sink's batch size match, waits up to batching:maxDelayMs for more.
  * Returns false when stopping or on a store error. */
 static bool gather(struct sl_worker *w, bool *caught_up, char *failure, size_t failure_size)
 {
@@ -255,9 +262,9 @@ static bool gather(struct sl_worker *w, bool *caught_up, char *failure, size_t f
     *caught_up = false;
     int64_t deadline = 0;
     for (;;) {
-        size_t want = w->batch_size - w->batch.count;
-        if (want > READ_BATCH)
-            want = READ_BATCH;
+        /* Read generously: the sink splits what it gets into requests of its
+         * batch size, and one write call per read saves a round of the loop. */
+        size_t want = READ_BATCH;
         int wait_ms = 200;
         if (w->batch.count > 0) {
             int64_t left = deadline - sl_monotonic_ms();
