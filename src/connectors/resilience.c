@@ -47,10 +47,11 @@ int64_t sl_backoff_delay(const struct sl_backoff *b, int64_t attempt, int64_t el
     if (b->kind == SL_BACKOFF_EXPONENTIAL) {
         int64_t ceiling = b->initial_delay_ms;
         for (int64_t i = 1; i < attempt && ceiling < b->max_delay_ms; i++)
-            ceiling *= 2;
+            ceiling = ceiling > b->max_delay_ms / 2 ? b->max_delay_ms : ceiling * 2;
         if (ceiling > b->max_delay_ms)
             ceiling = b->max_delay_ms;
-        delay = (int64_t)(next_random(rng) % (uint64_t)(ceiling + 1));
+        uint64_t span = (uint64_t)ceiling + 1; /* ceiling <= INT64_MAX, so this fits */
+        delay = (int64_t)(next_random(rng) % span);
     } else {
         int step = 0;
         while (step < 2 && b->step_upper_ms[step] >= 0 && elapsed_ms >= b->step_upper_ms[step])

@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "store/internal.h"
@@ -88,6 +89,56 @@ static enum sl_code open_tables(struct sl_store *store, struct sl_error *err)
     return SL_OK;
 }
 
+/* Checks at open that the data file is whole and that the newest records are
+ * intact, so a damaged store is refused with a message naming the file rather
+ * than served (or crashing on a read past a truncated map). Every read checks
+ * each record's checksum as well. */
+#define TAIL_RECORDS_CHECKED 10000
+
+static enum sl_code sl_store_check(struct sl_store *store, struct sl_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/data.mdb", store->data_dir);
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(store->env, &info);
+    mdb_env_stat(store->env, &st);
+    struct stat fs;
+    if (stat(path, &fs) != 0)
+        return sl_errorf(err, SL_E_IO, "cannot stat %s: %s", path, strerror(errno));
+    uint64_t needed = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    if ((uint64_t)fs.st_size < needed)
+        return sl_errorf(err, SL_E_CORRUPT,
+                         "%s is truncated: it has %lld bytes but its last page ends at byte %llu; restore it from a "
+                         "backup",
+                         path, (long long)fs.st_size, (unsigned long long)needed);
+
+    MDB_txn *txn;
+    enum sl_code code = sl_store_begin_read(store, &txn, err);
+    if (code)
+        return code;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, store->events, &cur);
+    MDB_val k, v;
+    size_t checked = 0;
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0 && checked < TAIL_RECORDS_CHECKED;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV), checked++) {
+        struct sl_event ev;
+        struct sl_error rerr;
+        if (k.mv_size != 8 || sl_record_decode(v.mv_data, v.mv_size, sl_get_be64(k.mv_data), &ev, &rerr) != SL_OK) {
+            code = sl_errorf(err, SL_E_CORRUPT, "%s is damaged: %s", path,
+                             k.mv_size == 8 ? rerr.message : "a key of the events table is malformed");
+            break;
+        }
+    }
+    if (code == SL_OK && rc != 0 && rc != MDB_NOTFOUND)
+        code = sl_errorf(err, SL_E_CORRUPT, "%s is damaged: %s", path, mdb_strerror(rc));
+    if (cur)
+        mdb_cursor_close(cur);
+    sl_store_end_read(store, txn);
+    return code;
+}
+
 enum sl_code sl_store_open(const struct sl_store_options *opts, struct sl_store **out, struct sl_error *err)
 {
     *out = NULL;
@@ -142,6 +193,8 @@ enum sl_code sl_store_open(const struct sl_store_options *opts, struct sl_store 
     store->map_size = info.me_mapsize;
 
     code = open_tables(store, err);
+    if (code == SL_OK)
+        code = sl_store_check(store, err);
     if (code)
         goto fail;
 

@@ -1,6 +1,7 @@
 #include "store/record.h"
 
 #include <string.h>
+#include <zlib.h>
 
 static void put_le16(uint8_t *p, uint16_t v)
 {
@@ -41,6 +42,18 @@ static uint64_t get_le64(const uint8_t *p)
     return v;
 }
 
+static uint32_t record_crc(const uint8_t *rec, size_t len)
+{
+    uLong crc = crc32(0L, rec, 48);
+    /* zlib takes uInt lengths: records are at most a few MiB, but be exact. */
+    for (size_t off = SL_RECORD_HEADER_SIZE; off < len;) {
+        size_t n = len - off > (size_t)1 << 30 ? (size_t)1 << 30 : len - off;
+        crc = crc32(crc, rec + off, (uInt)n);
+        off += n;
+    }
+    return (uint32_t)crc;
+}
+
 size_t sl_record_size(size_t stream_len, const struct sl_new_event *ev)
 {
     return SL_RECORD_HEADER_SIZE + stream_len + ev->type_len + ev->metadata_len + ev->data_len;
@@ -59,6 +72,7 @@ void sl_record_encode(void *out, const char *stream, size_t stream_len, const st
     put_le64(p + 16, (uint64_t)revision);
     put_le64(p + 24, (uint64_t)created_us);
     memcpy(p + 32, ev->id, 16);
+    uint8_t *header = p;
     p += SL_RECORD_HEADER_SIZE;
     memcpy(p, stream, stream_len);
     p += stream_len;
@@ -70,6 +84,7 @@ void sl_record_encode(void *out, const char *stream, size_t stream_len, const st
     p += ev->metadata_len;
     if (ev->data_len)
         memcpy(p, ev->data, ev->data_len);
+    put_le32(header + 48, record_crc(header, sl_record_size(stream_len, ev)));
 }
 
 enum sl_code sl_record_decode(const void *rec, size_t len, uint64_t position, struct sl_event *ev,
@@ -87,6 +102,9 @@ enum sl_code sl_record_decode(const void *rec, size_t len, uint64_t position, st
     if (SL_RECORD_HEADER_SIZE + stream_len + type_len + meta_len + data_len != len)
         return sl_errorf(err, SL_E_CORRUPT, "record at position %llu: lengths do not add up to %zu bytes",
                          (unsigned long long)position, len);
+    if (get_le32(p + 48) != record_crc(p, len))
+        return sl_errorf(err, SL_E_CORRUPT, "record at position %llu failed its checksum: its bytes changed on disk",
+                         (unsigned long long)position);
     ev->position = position;
     ev->flags = p[1];
     ev->revision = (int64_t)get_le64(p + 16);

@@ -1,12 +1,16 @@
 /* record.h: how one event is laid out as an LMDB value in the `events` table.
  *
  * The key is the event's 64-bit position, big-endian so that keys sort in log
- * order and appends can use MDB_APPEND. The value is a 48-byte little-endian
+ * order and appends can use MDB_APPEND. The value is a 52-byte little-endian
  * header followed by the stream name, event type, metadata and data bytes:
  *
  *   0 u8 version   1 u8 flags   2 u16 stream_len   4 u32 type_len
  *   8 u32 meta_len 12 u32 data_len 16 i64 revision 24 i64 created_us
- *   32 u8[16] event id          48 stream | type | metadata | data
+ *   32 u8[16] event id          48 u32 crc         52 stream | type | metadata | data
+ *
+ * `crc` is zlib's CRC-32 of every other byte of the value. LMDB checks no
+ * data, so this is how sluice refuses to serve a record whose bytes changed
+ * on disk.
  *
  * Pure functions, any thread. */
 #ifndef SL_STORE_RECORD_H
@@ -17,8 +21,8 @@
 
 #include "store/store.h"
 
-#define SL_RECORD_VERSION 1
-#define SL_RECORD_HEADER_SIZE 48
+#define SL_RECORD_VERSION 2
+#define SL_RECORD_HEADER_SIZE 52
 
 /* Bytes needed to encode `ev` in stream `stream_len`. */
 size_t sl_record_size(size_t stream_len, const struct sl_new_event *ev);
@@ -28,7 +32,8 @@ void sl_record_encode(void *out, const char *stream, size_t stream_len, const st
                       int64_t revision, int64_t created_us);
 
 /* Decodes `len` bytes at `rec` into `ev` (pointers into `rec`). Returns
- * SL_E_CORRUPT with `err` filled when the lengths do not add up. */
+ * SL_E_CORRUPT with `err` filled when the lengths do not add up or the
+ * checksum does not match. */
 enum sl_code sl_record_decode(const void *rec, size_t len, uint64_t position, struct sl_event *ev,
                               struct sl_error *err);
 
