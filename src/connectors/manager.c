@@ -469,6 +469,12 @@ static enum sl_code do_delete(struct sl_connectors *m, struct sl_connector_comma
     enum sl_code code = sl_manager_record(m, c, "$conn-mngt-connector-deleted", json_object(), &cmd->err);
     if (code)
         return code;
+    /* A connector created later under the same id starts afresh, not from this one's checkpoint. */
+    char stream[96];
+    int len = snprintf(stream, sizeof(stream), "$connectors/%s/checkpoints", c->id);
+    struct sl_write w = {.kind = SL_WRITE_DELETE, .stream = stream, .stream_len = (size_t)len};
+    if (sl_store_write(m->store, &w) != SL_OK && w.code != SL_E_NOT_FOUND)
+        sl_warn("connectors", "%s: cannot drop its checkpoints: %s", c->id, w.err.message);
     pthread_mutex_lock(&m->lock);
     c->is_deleted = true;
     c->delete_us = c->update_us = c->recorded_us;

@@ -39,6 +39,22 @@ static bool in_list(const char *list, const char *value)
     return false;
 }
 
+/* Aliases name the same sink: `HttpSink` matches a connector created as `http-sink`. */
+static bool type_in_list(const char *list, const struct connector *c)
+{
+    char item[128];
+    const char *p = list;
+    while (p && *p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        snprintf(item, sizeof(item), "%.*s", (int)len, p);
+        if (c->sink && sl_sink_find(item) == c->sink)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
 static const char *instance_type(const struct connector *c)
 {
     const char *t = sl_settings_get(&c->settings, "instanceTypeName");
@@ -106,7 +122,7 @@ json_t *sl_connectors_list(struct sl_connectors *m, const struct sl_connector_qu
         if (q->states && q->states[0] && !in_list(q->states, sl_connector_state_names[c->state]) &&
             !in_list(q->states, sl_connector_state_names[c->state] + strlen("CONNECTOR_STATE_")))
             continue;
-        if (q->instance_types && q->instance_types[0] && !in_list(q->instance_types, instance_type(c)))
+        if (q->instance_types && q->instance_types[0] && !type_in_list(q->instance_types, c))
             continue;
         if (q->ids && q->ids[0] && !in_list(q->ids, c->id))
             continue;

@@ -3,7 +3,7 @@
  * Two schedules. `staircase` is KurrentDB's: a fixed delay per step of time
  * since the first failure (5 s for a minute, then 10 min for an hour, then
  * hourly). `exponential` doubles from initialDelayMs up to maxDelayMs with
- * full jitter (a uniform random delay in [0, ceiling)), which spreads the
+ * full jitter (a uniform random delay in [0, ceiling]), which spreads the
  * retries of many connectors after a shared outage instead of synchronising
  * them. Either may be bounded by maxRetries, and the staircase also by its
  * third step's upper limit. A delay the sink asked for (Retry-After) wins when

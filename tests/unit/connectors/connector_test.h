@@ -102,16 +102,16 @@ static inline struct sl_event event_of(const char *stream, const char *type)
 }
 
 /* Polls `cond` every 5 ms for up to `timeout_ms`; true once it holds. */
-#define wait_until(cond, timeout_ms)                                                                           \
-    ({                                                                                                         \
-        int64_t until_ = sl_monotonic_ms() + (timeout_ms);                                                     \
-        bool held_ = (cond);                                                                                   \
-        while (!held_ && sl_monotonic_ms() < until_) {                                                         \
-            struct timespec ts_ = {0, 5 * 1000000L};                                                           \
-            nanosleep(&ts_, NULL);                                                                             \
-            held_ = (cond);                                                                                    \
-        }                                                                                                      \
-        held_;                                                                                                 \
+#define wait_until(cond, timeout_ms)                                                                         \
+    ({                                                                                                       \
+        int64_t until_ = sl_monotonic_ms() + (timeout_ms);                                                   \
+        bool held_ = (cond);                                                                                 \
+        while (!held_ && sl_monotonic_ms() < until_) {                                                       \
+            struct timespec ts_ = {0, 5 * 1000000L};                                                         \
+            nanosleep(&ts_, NULL);                                                                           \
+            held_ = (cond);                                                                                  \
+        }                                                                                                    \
+        held_;                                                                                               \
     })
 
 #endif

@@ -125,8 +125,9 @@ static void test_regex_with_stream_scope_matches_stream_names_only(void **state)
 static void test_regex_with_record_scope_matches_event_types_only(void **state)
 {
     (void)state;
-    struct sl_filter *f = filter_of("subscription:filter:scope", "record", "subscription:filter:filterType",
-                                    "regex", "subscription:filter:expression", "^Order(Placed|Shipped)$", NULL);
+    struct sl_filter *f =
+        filter_of("subscription:filter:scope", "record", "subscription:filter:filterType", "regex",
+                  "subscription:filter:expression", "^Order(Placed|Shipped)$", NULL);
     assert_true(matches(f, "s-1", "OrderPlaced"));
     assert_true(matches(f, "s-1", "OrderShipped"));
     assert_false(matches(f, "s-1", "OrderCancelled"));
@@ -138,8 +139,8 @@ static void test_unspecified_filter_type_is_regex_when_the_expression_compiles(v
 {
     (void)state;
     /* As a literal prefix, "^orders-\d+$" would match none of these. */
-    struct sl_filter *f =
-        filter_of("subscription:filter:scope", "stream", "subscription:filter:expression", "^orders-\\d+$", NULL);
+    struct sl_filter *f = filter_of("subscription:filter:scope", "stream", "subscription:filter:expression",
+                                    "^orders-\\d+$", NULL);
     assert_true(matches(f, "orders-12", "x"));
     assert_false(matches(f, "orders-12a", "x"));
     sl_filter_free(f);
@@ -204,7 +205,8 @@ static void test_regex_that_does_not_compile_is_a_violation(void **state)
     (void)state;
     struct sl_settings s;
     settings_of(&s, "instanceTypeName", "serilog-sink", "subscription:filter:scope", "stream",
-                "subscription:filter:filterType", "regex", "subscription:filter:expression", "orders-(", NULL);
+                "subscription:filter:filterType", "regex", "subscription:filter:expression", "orders-(",
+                NULL);
     struct sl_error err = {0};
     assert_null(sl_connector_filter(&s, &err));
     assert_int_equal(err.code, SL_E_INVALID);
@@ -313,18 +315,19 @@ static void test_full_valid_http_sink_definition_passes_with_no_violations(void 
 {
     (void)state;
     struct sl_settings s;
-    settings_of(&s, "instanceTypeName", "http-sink", "url", "https://example.com/events/{stream}", "method", "put",
-                "subscription:filter:scope", "stream", "subscription:filter:filterType", "prefix",
-                "subscription:filter:expression", "orders-,invoices-", "subscription:initialPosition", "Earliest",
-                "transformer:enabled", "false", "resilience:enabled", "true", "resilience:backoff", "exponential",
-                "resilience:initialDelayMs", "250", "resilience:maxDelayMs", "30000", "resilience:maxRetries", "10",
-                "resilience:onExhausted", "dead-letter", "resilience:firstDelayBound:upperLimitMs", "60000",
-                "resilience:firstDelayBound:delayMs", "5000", "resilience:secondDelayBound:upperLimitMs", "3600000",
-                "resilience:secondDelayBound:delayMs", "600000", "resilience:thirdDelayBound:upperLimitMs", "-1",
-                "resilience:thirdDelayBound:delayMs", "3600000", "autocommit:enabled", "true", "autocommit:interval",
-                "5000", "autocommit:recordsThreshold", "1000", "headers:ignoreSystem", "false", "logging:enabled",
-                "true", "defaultHeaders:X-Source", "sluice", "authentication:method", "bearer",
-                "authentication:bearer:token", "s3cret", NULL);
+    settings_of(
+        &s, "instanceTypeName", "http-sink", "url", "https://example.com/events/{stream}", "method", "put",
+        "subscription:filter:scope", "stream", "subscription:filter:filterType", "prefix",
+        "subscription:filter:expression", "orders-,invoices-", "subscription:initialPosition", "Earliest",
+        "transformer:enabled", "false", "resilience:enabled", "true", "resilience:backoff", "exponential",
+        "resilience:initialDelayMs", "250", "resilience:maxDelayMs", "30000", "resilience:maxRetries", "10",
+        "resilience:onExhausted", "dead-letter", "resilience:firstDelayBound:upperLimitMs", "60000",
+        "resilience:firstDelayBound:delayMs", "5000", "resilience:secondDelayBound:upperLimitMs", "3600000",
+        "resilience:secondDelayBound:delayMs", "600000", "resilience:thirdDelayBound:upperLimitMs", "-1",
+        "resilience:thirdDelayBound:delayMs", "3600000", "autocommit:enabled", "true", "autocommit:interval",
+        "5000", "autocommit:recordsThreshold", "1000", "headers:ignoreSystem", "false", "logging:enabled",
+        "true", "defaultHeaders:X-Source", "sluice", "authentication:method", "bearer",
+        "authentication:bearer:token", "s3cret", NULL);
     struct sl_violations v = {0};
     const struct sl_sink_type *sink = NULL;
     sl_connector_validate(&s, &v, &sink);
@@ -344,8 +347,9 @@ static void test_invalid_definition_lists_every_violation(void **state)
 {
     (void)state;
     struct sl_settings s;
-    settings_of(&s, "instanceTypeName", "http-sink", "url", "ftp://example.com/x", "resilience:maxRetries", "lots",
-                "subscription:filter:scope", "everything", "transformer:enabled", "true", "colour", "blue", NULL);
+    settings_of(&s, "instanceTypeName", "http-sink", "url", "ftp://example.com/x", "resilience:maxRetries",
+                "lots", "subscription:filter:scope", "everything", "transformer:enabled", "true", "colour",
+                "blue", NULL);
     struct sl_violations v = {0};
     const struct sl_sink_type *sink;
     sl_connector_validate(&s, &v, &sink);

@@ -238,8 +238,8 @@ static bool is_stopped_with_error(struct sl_connectors *m, const char *id)
     return is_failed;
 }
 
-static json_t *list(struct sl_connectors *m, const char *states, const char *types, const char *ids, size_t page,
-                    size_t page_size)
+static json_t *list(struct sl_connectors *m, const char *states, const char *types, const char *ids,
+                    size_t page, size_t page_size)
 {
     struct sl_connector_query q = {
         .states = states, .instance_types = types, .ids = ids, .page = page, .page_size = page_size};
@@ -367,7 +367,8 @@ static void test_commands_on_an_unknown_connector_are_not_found(void **state)
 {
     struct mfix *x = *state;
     assert_ok(create_log(x, "someone-else", NULL));
-    static const enum sl_connector_command_kind kinds[] = {SL_CMD_START, SL_CMD_STOP, SL_CMD_RESET, SL_CMD_DELETE};
+    static const enum sl_connector_command_kind kinds[] = {SL_CMD_START, SL_CMD_STOP, SL_CMD_RESET,
+                                                           SL_CMD_DELETE};
     for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
         assert_int_equal(simple(x->m, kinds[i], "no-such-connector"), SL_E_NOT_FOUND);
     assert_int_equal(rename_to(x->m, "no-such-connector", "A name"), SL_E_NOT_FOUND);
@@ -383,7 +384,8 @@ static void test_commands_on_an_unknown_connector_are_not_found(void **state)
     json_t *out = NULL;
     struct sl_error err = {0};
     assert_int_equal(sl_connectors_get(x->m, "no-such-connector", false, &out, &err), SL_E_NOT_FOUND);
-    assert_int_equal(sl_connectors_settings(x->m, "no-such-connector", false, false, &out, &err), SL_E_NOT_FOUND);
+    assert_int_equal(sl_connectors_settings(x->m, "no-such-connector", false, false, &out, &err),
+                     SL_E_NOT_FOUND);
     assert_null(out);
 }
 
@@ -424,8 +426,8 @@ static void test_invalid_settings_are_refused_with_every_violation_listed(void *
     struct mfix *x = *state;
     struct cmd c;
     cmd_init(&c, SL_CMD_CREATE, "orders-to-http");
-    settings_of(&c.c.settings, "instanceTypeName", "http-sink", "url", "ftp://example.com/x", "colour", "blue",
-                "resilience:maxRetries", "many", NULL);
+    settings_of(&c.c.settings, "instanceTypeName", "http-sink", "url", "ftp://example.com/x", "colour",
+                "blue", "resilience:maxRetries", "many", NULL);
     assert_int_equal(cmd_run(x->m, &c), SL_E_INVALID);
     assert_violation(&c.c.violations, "url");
     assert_violation(&c.c.violations, "colour");
@@ -442,8 +444,8 @@ static void test_invalid_settings_are_refused_with_every_violation_listed(void *
     assert_violation(&c.c.violations, "includeRecordData");
     cmd_free(&c);
     json_t *one = get(x->m, "orders-to-log");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(one, "settings"), "includeRecordData")),
-                        "false");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(one, "settings"), "includeRecordData")), "false");
     json_decref(one);
 }
 
@@ -593,7 +595,8 @@ static void test_reconfigure_replaces_the_whole_settings_map(void **state)
 
     cmd_init(&c, SL_CMD_RECONFIGURE, "orders-to-log");
     settings_of(&c.c.settings, "instanceTypeName", "serilog-sink", "subscription:filter:scope", "stream",
-                "subscription:filter:filterType", "prefix", "subscription:filter:expression", "orders-", NULL);
+                "subscription:filter:filterType", "prefix", "subscription:filter:expression", "orders-",
+                NULL);
     assert_ok(cmd_run(x->m, &c));
     cmd_free(&c);
 
@@ -604,7 +607,8 @@ static void test_reconfigure_replaces_the_whole_settings_map(void **state)
     assert_int_equal(json_object_size(flat), 4);
     assert_null(json_object_get(flat, "logging:enabled"));
     assert_null(json_object_get(flat, "includeRecordData"));
-    assert_string_equal(json_string_value(json_object_get(flat, "subscription:filter:expression")), "orders-");
+    assert_string_equal(json_string_value(json_object_get(flat, "subscription:filter:expression")),
+                        "orders-");
     assert_true(json_is_string(json_object_get(out, "settingsUpdateTime")));
     json_decref(out);
 
@@ -693,7 +697,8 @@ static void test_listed_settings_mask_secrets_unless_shown(void **state)
     assert_string_equal(json_string_value(json_object_get(settings, "authentication:bearer:token")), "***");
     json_decref(out);
     assert_ok(sl_connectors_settings(x->m, "conn-d", true, false, &out, &err));
-    json_t *bearer = json_object_get(json_object_get(json_object_get(out, "configuration"), "authentication"), "bearer");
+    json_t *bearer =
+        json_object_get(json_object_get(json_object_get(out, "configuration"), "authentication"), "bearer");
     assert_string_equal(json_string_value(json_object_get(bearer, "token")), "***");
     json_decref(out);
 }
@@ -751,7 +756,8 @@ static void test_commands_submitted_together_apply_in_order(void **state)
     char types[1024];
     management_types(x->f->store, "orders-to-log", types, sizeof(types));
     assert_true(strncmp(types, "$conn-mngt-connector-created,$conn-mngt-connector-activating,", 61) == 0);
-    const char *tail = "$conn-mngt-connector-deactivating,$conn-mngt-connector-stopped,$conn-mngt-connector-renamed";
+    const char *tail =
+        "$conn-mngt-connector-deactivating,$conn-mngt-connector-stopped,$conn-mngt-connector-renamed";
     assert_string_equal(types + strlen(types) - strlen(tail), tail);
 }
 

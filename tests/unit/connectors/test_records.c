@@ -47,12 +47,12 @@ static size_t count_headers_with_prefix(const struct sl_sink_record *r, const ch
     return n;
 }
 
-#define assert_header(r, name, want)                                                                            \
-    do {                                                                                                        \
-        const char *got_ = header((r), (name));                                                                 \
-        if (got_ == NULL)                                                                                       \
-            fail_msg("header %s is missing", (name));                                                           \
-        assert_string_equal(got_, (want));                                                                      \
+#define assert_header(r, name, want)                                                                         \
+    do {                                                                                                     \
+        const char *got_ = header((r), (name));                                                              \
+        if (got_ == NULL)                                                                                    \
+            fail_msg("header %s is missing", (name));                                                        \
+        assert_string_equal(got_, (want));                                                                   \
     } while (0)
 
 static bool is_uuid_text(const char *s)
@@ -151,9 +151,10 @@ static void test_stream_and_type_are_taken_by_length_not_up_to_a_nul(void **stat
     sl_record_batch_free(&b);
 }
 
-static const char sample_metadata[] = "{\"$correlationId\":\"c-9\",\"$causationId\":\"c-8\",\"tenant\":\"acme\","
-                                      "\"priority\":3,\"tags\":[\"a\",\"b\"],\"nested\":{\"k\":true},"
-                                      "\"flag\":false,\"nothing\":null}";
+static const char sample_metadata[] =
+    "{\"$correlationId\":\"c-9\",\"$causationId\":\"c-8\",\"tenant\":\"acme\","
+    "\"priority\":3,\"tags\":[\"a\",\"b\"],\"nested\":{\"k\":true},"
+    "\"flag\":false,\"nothing\":null}";
 
 static struct sl_event event_with_metadata(void)
 {

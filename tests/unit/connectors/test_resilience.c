@@ -58,14 +58,9 @@ static void test_staircase_steps_change_exactly_at_their_upper_limits(void **sta
     static const struct {
         int64_t elapsed_ms, delay_ms;
     } cases[] = {
-        {0, 5 * SECOND},
-        {30 * SECOND, 5 * SECOND},
-        {MINUTE - 1, 5 * SECOND},
-        {MINUTE, 10 * MINUTE},
-        {30 * MINUTE, 10 * MINUTE},
-        {HOUR - 1, 10 * MINUTE},
-        {HOUR, HOUR},
-        {10 * 24 * (int64_t)HOUR, HOUR},
+        {0, 5 * SECOND},       {30 * SECOND, 5 * SECOND},       {MINUTE - 1, 5 * SECOND},
+        {MINUTE, 10 * MINUTE}, {30 * MINUTE, 10 * MINUTE},      {HOUR - 1, 10 * MINUTE},
+        {HOUR, HOUR},          {10 * 24 * (int64_t)HOUR, HOUR},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         int64_t got = delay_at(&b, (int64_t)i + 1, cases[i].elapsed_ms);
@@ -85,10 +80,10 @@ static void test_staircase_without_limits_never_exhausts(void **state)
 static void test_staircase_takes_its_steps_from_the_settings(void **state)
 {
     (void)state;
-    struct sl_backoff b =
-        backoff_of("resilience:firstDelayBound:upperLimitMs", "1000", "resilience:firstDelayBound:delayMs", "100",
-                   "resilience:secondDelayBound:upperLimitMs", "5000", "resilience:secondDelayBound:delayMs", "700",
-                   "resilience:thirdDelayBound:delayMs", "2500", NULL);
+    struct sl_backoff b = backoff_of(
+        "resilience:firstDelayBound:upperLimitMs", "1000", "resilience:firstDelayBound:delayMs", "100",
+        "resilience:secondDelayBound:upperLimitMs", "5000", "resilience:secondDelayBound:delayMs", "700",
+        "resilience:thirdDelayBound:delayMs", "2500", NULL);
     assert_int_equal(delay_at(&b, 1, 999), 100);
     assert_int_equal(delay_at(&b, 2, 1000), 700);
     assert_int_equal(delay_at(&b, 3, 4999), 700);
@@ -106,8 +101,8 @@ static void test_third_step_upper_limit_exhausts_the_retries(void **state)
 }
 
 /* Draws `n` delays for `attempt`; fails unless each is in [0, ceiling]. */
-static void draw(const struct sl_backoff *b, int64_t attempt, int64_t ceiling, size_t n, int64_t *min, int64_t *max,
-                 size_t *distinct)
+static void draw(const struct sl_backoff *b, int64_t attempt, int64_t ceiling, size_t n, int64_t *min,
+                 int64_t *max, size_t *distinct)
 {
     static bool seen[100001];
     assert_true(ceiling < (int64_t)ARRAY_LEN(seen));
@@ -214,8 +209,8 @@ static void test_retry_after_longer_than_the_schedule_wins(void **state)
     assert_int_equal(sl_backoff_delay(&stairs, 1, 0, 1 * SECOND, &rng_seed), 5 * SECOND);
     assert_int_equal(sl_backoff_delay(&stairs, 1, 0, 0, &rng_seed), 5 * SECOND);
 
-    struct sl_backoff expo = backoff_of("resilience:backoff", "exponential", "resilience:initialDelayMs", "10",
-                                        "resilience:maxDelayMs", "100", NULL);
+    struct sl_backoff expo = backoff_of("resilience:backoff", "exponential", "resilience:initialDelayMs",
+                                        "10", "resilience:maxDelayMs", "100", NULL);
     for (int i = 0; i < 100; i++)
         assert_int_equal(sl_backoff_delay(&expo, 3, 0, 2500, &rng_seed), 2500);
 }
@@ -241,10 +236,11 @@ static void test_on_exhausted_reads_stop_or_dead_letter_ignoring_case(void **sta
         {"Dead-Letter", SL_EXHAUSTED_DEAD_LETTER},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        struct sl_backoff b = cases[i].value ? backoff_of("resilience:onExhausted", cases[i].value, NULL)
-                                             : backoff_of(NULL);
+        struct sl_backoff b =
+            cases[i].value ? backoff_of("resilience:onExhausted", cases[i].value, NULL) : backoff_of(NULL);
         if (b.on_exhausted != cases[i].action)
-            fail_msg("onExhausted=%s read as %d", cases[i].value ? cases[i].value : "(absent)", (int)b.on_exhausted);
+            fail_msg("onExhausted=%s read as %d", cases[i].value ? cases[i].value : "(absent)",
+                     (int)b.on_exhausted);
     }
 }
 
@@ -259,8 +255,9 @@ static void test_exponential_ceiling_never_overflows_with_the_largest_allowed_ma
     assert_int_equal(b.max_delay_ms, INT64_MAX);
     for (int64_t attempt = 60; attempt <= 70; attempt++)
         assert_true(delay_at(&b, attempt, 0) >= 0);
-    struct sl_backoff top = backoff_of("resilience:backoff", "exponential", "resilience:initialDelayMs",
-                                       "9223372036854775807", "resilience:maxDelayMs", "9223372036854775807", NULL);
+    struct sl_backoff top =
+        backoff_of("resilience:backoff", "exponential", "resilience:initialDelayMs", "9223372036854775807",
+                   "resilience:maxDelayMs", "9223372036854775807", NULL);
     assert_true(delay_at(&top, 1, 0) >= 0);
 }
 

@@ -102,7 +102,10 @@ static struct sl_worker *start_worker(struct sl_store *store, const char *id, co
         .sink = sink,
         .start_after = after,
         .counters = &r->counters,
-        .events = {.on_running = on_running, .on_failed = on_failed, .on_checkpoint = on_checkpoint, .arg = r},
+        .events = {.on_running = on_running,
+                   .on_failed = on_failed,
+                   .on_checkpoint = on_checkpoint,
+                   .arg = r},
     };
     struct sl_worker *w = NULL;
     struct sl_error err = {0};
@@ -160,8 +163,9 @@ static bool only_bookkeeping_between(struct sl_store *store, const char *id, uin
         if (sl_store_read_at(store, p, &r, &err) != SL_OK)
             return false;
         const struct sl_event *ev = &r.events[0];
-        bool ours = (ev->stream_len == strlen(checkpoints) && memcmp(ev->stream, checkpoints, ev->stream_len) == 0) ||
-                    (ev->stream_len == strlen(meta) && memcmp(ev->stream, meta, ev->stream_len) == 0);
+        bool ours =
+            (ev->stream_len == strlen(checkpoints) && memcmp(ev->stream, checkpoints, ev->stream_len) == 0) ||
+            (ev->stream_len == strlen(meta) && memcmp(ev->stream, meta, ev->stream_len) == 0);
         sl_read_result_free(&r);
         if (!ours)
             return false;
@@ -544,9 +548,9 @@ static void test_rejected_record_with_on_exhausted_stop_fails_naming_the_record(
     assert_true(checkpoint >= a[0].position);
     assert_true(checkpoint < a[1].position);
     struct sl_read_result dlq = {0};
-    assert_int_equal(sl_store_read_stream(f->store, STR_ARGS("$connectors/orders-to-http/dlq"), 0, false, 10, &dlq,
-                                          &err),
-                     SL_E_NOT_FOUND);
+    assert_int_equal(
+        sl_store_read_stream(f->store, STR_ARGS("$connectors/orders-to-http/dlq"), 0, false, 10, &dlq, &err),
+        SL_E_NOT_FOUND);
     sl_read_result_free(&dlq);
     sl_settings_free(&s);
     run_free(r);
@@ -675,6 +679,67 @@ static void test_record_failing_past_max_retries_is_dead_lettered_with_its_attem
     rx_stop(rx);
 }
 
+static void test_stop_is_prompt_while_a_record_waits_for_its_retry(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    const struct rx_action script[] = {RX_OK(503), RX_OK(503)};
+    rx_script(rx, script, ARRAY_LEN(script));
+    struct sl_error err = {0};
+    assert_code(sl_checkpoint_save(f->store, "orders-to-http", 0, &err), SL_OK, &err);
+    struct appended a = append_numbered(f->store, "orders-1", 0);
+
+    /* The default staircase: the next try is 5 s away. */
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/in", rx->port);
+    struct sl_settings s;
+    settings_of(&s, "instanceTypeName", "http-sink", "url", url, NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(rx_count(rx) >= 1 && atomic_load(&r->counters.retries) >= 1, WAIT_MS));
+    int64_t t0 = sl_monotonic_ms();
+    sl_worker_stop(w);
+    int64_t took = sl_monotonic_ms() - t0;
+    if (took > 1000)
+        fail_msg("stopping a worker that waits for a retry took %lld ms", (long long)took);
+    assert_int_equal(rx_count(rx), 1);
+    bool found;
+    assert_true(checkpoint_of(f->store, "orders-to-http", &found) < a.position);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
+static void test_stop_does_not_wait_forever_for_a_hanging_target(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    const struct rx_action script[] = {{RX_HANG, 0, NULL, 30000}};
+    rx_script(rx, script, ARRAY_LEN(script));
+    struct sl_error err = {0};
+    assert_code(sl_checkpoint_save(f->store, "orders-to-http", 0, &err), SL_OK, &err);
+    struct appended a = append_numbered(f->store, "orders-1", 0);
+
+    struct sl_settings s;
+    http_settings(&s, rx, "timeoutMs", "60000", NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(rx_count(rx) >= 1, WAIT_MS));
+    int64_t t0 = sl_monotonic_ms();
+    sl_worker_stop(w);
+    int64_t took = sl_monotonic_ms() - t0;
+    if (took > 8000)
+        fail_msg("stopping a worker whose target hangs took %lld ms", (long long)took);
+    bool found;
+    assert_true(checkpoint_of(f->store, "orders-to-http", &found) < a.position);
+    assert_int_equal(atomic_load(&r->counters.delivered), 0);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_ERROR);
@@ -690,6 +755,8 @@ int main(void)
         STORE_TEST(test_checkpoint_never_passes_a_record_still_being_retried),
         STORE_TEST(test_checkpoint_moves_through_a_long_run_of_filtered_events),
         STORE_TEST(test_record_failing_past_max_retries_is_dead_lettered_with_its_attempts),
+        STORE_TEST(test_stop_is_prompt_while_a_record_waits_for_its_retry),
+        STORE_TEST(test_stop_does_not_wait_forever_for_a_hanging_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

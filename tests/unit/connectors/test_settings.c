@@ -92,10 +92,11 @@ static json_t *parse(const char *text)
 static void test_nested_configuration_is_flattened_with_colons_and_indexes(void **state)
 {
     (void)state;
-    json_t *doc = parse("{\"instanceTypeName\": \"kafka-sink\","
-                        " \"subscription\": {\"filter\": {\"scope\": \"stream\", \"expression\": \"orders-\"}},"
-                        " \"resilience\": {\"enabled\": false, \"maxRetries\": 3, \"factor\": 1.5},"
-                        " \"brokers\": [\"a:9092\", {\"host\": \"b\"}]}");
+    json_t *doc =
+        parse("{\"instanceTypeName\": \"kafka-sink\","
+              " \"subscription\": {\"filter\": {\"scope\": \"stream\", \"expression\": \"orders-\"}},"
+              " \"resilience\": {\"enabled\": false, \"maxRetries\": 3, \"factor\": 1.5},"
+              " \"brokers\": [\"a:9092\", {\"host\": \"b\"}]}");
     struct sl_settings s;
     sl_settings_init(&s);
     struct sl_error err = {0};
@@ -181,7 +182,8 @@ static void test_nested_json_output_turns_colons_into_objects(void **state)
     json_t *batch = json_object_get(out, "batch");
     assert_true(json_is_object(batch));
     assert_string_equal(json_string_value(json_object_get(batch, "size")), "5");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "auth"), "password")), "hunter2");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "auth"), "password")),
+                        "hunter2");
     json_decref(out);
     sl_settings_free(&s);
 }
@@ -215,7 +217,8 @@ static void test_secrets_are_masked_in_both_forms_unless_shown(void **state)
     json_decref(flat);
 
     json_t *nested = sl_settings_to_nested_json(&s, sample_tables, false);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(nested, "Auth"), "Password")), "***");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(nested, "Auth"), "Password")),
+                        "***");
     json_decref(nested);
 
     flat = sl_settings_to_flat_json(&s, sample_tables, true);
@@ -232,8 +235,8 @@ static void test_http_sink_tokens_are_masked_with_the_connector_tables(void **st
     const struct sl_setting *tables[3];
     sl_connector_tables(http, tables);
     struct sl_settings s;
-    settings_of(&s, "instanceTypeName", "http-sink", "url", "http://h/x", "authentication:bearer:token", "t0ken",
-                "authentication:basic:password", "pa55", NULL);
+    settings_of(&s, "instanceTypeName", "http-sink", "url", "http://h/x", "authentication:bearer:token",
+                "t0ken", "authentication:basic:password", "pa55", NULL);
     json_t *flat = sl_settings_to_flat_json(&s, tables, false);
     assert_string_equal(json_string_value(json_object_get(flat, "authentication:bearer:token")), "***");
     assert_string_equal(json_string_value(json_object_get(flat, "authentication:basic:password")), "***");
@@ -249,8 +252,8 @@ static void test_validation_lists_every_violation_not_only_the_first(void **stat
     (void)state;
     struct sl_settings s;
     /* "topic" (required) is missing. */
-    settings_of(&s, "url", "ftp://example.com/x", "batch:size", "500", "offset", "12abc", "compress", "yes", "mode",
-                "sometimes", "script", "not base64!", "colour", "blue", NULL);
+    settings_of(&s, "url", "ftp://example.com/x", "batch:size", "500", "offset", "12abc", "compress", "yes",
+                "mode", "sometimes", "script", "not base64!", "colour", "blue", NULL);
     struct sl_violations v = {0};
     sl_settings_validate(&s, sample_tables, &v);
     assert_violation_mentions(&v, "url", "http");
@@ -326,8 +329,8 @@ static void test_prefix_setting_accepts_any_name_after_the_prefix(void **state)
 {
     (void)state;
     struct sl_settings s;
-    settings_of(&s, "url", "http://h/", "topic", "t", "defaultHeaders:X-Tenant", "acme", "DefaultHeaders:Trace-Id",
-                "on", NULL);
+    settings_of(&s, "url", "http://h/", "topic", "t", "defaultHeaders:X-Tenant", "acme",
+                "DefaultHeaders:Trace-Id", "on", NULL);
     struct sl_violations v = {0};
     sl_settings_validate(&s, sample_tables, &v);
     assert_no_violations(&v);
