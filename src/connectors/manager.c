@@ -15,6 +15,7 @@
 #include "util/clock.h"
 #include "util/codec.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 const char *const sl_connector_state_names[] = {
     "CONNECTOR_STATE_ACTIVATING",
@@ -257,10 +258,14 @@ static enum sl_code save_start(struct sl_connectors *m, struct connector *c, uin
 
 static enum sl_code check_name(const char *name, struct sl_error *err)
 {
-    size_t n = strlen(name);
-    if (n < 3 || n > 50)
-        return sl_field_errorf(err, SL_E_INVALID, "name", "the name must be 3 to 50 characters; it is %zu",
-                               n);
+    size_t len = strlen(name);
+    if (!sl_utf8_is_valid(name, len))
+        return sl_field_errorf(err, SL_E_INVALID, "name", "the name must be valid UTF-8");
+    size_t chars = 0;
+    for (size_t i = 0; i < len; i += sl_utf8_sequence_length(name + i, len - i))
+        chars++;
+    if (chars < 3 || chars > 50)
+        return sl_field_errorf(err, SL_E_INVALID, "name", "the name must be 3 to 50 characters; it is %zu", chars);
     return SL_OK;
 }
 

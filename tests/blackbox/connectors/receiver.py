@@ -9,6 +9,8 @@ and answers as the test tells it to, at run time.
     rx.hang_for(5.0)                     # requests are read, then never answered (closed after 5 s)
     rx.refuse_for(3.0)                   # the listening socket is closed for 3 s, then reopened on the same port
     rx.slow(0.05)                        # every answer waits 50 ms
+    rx.answer_next(5, 200, body=b"x" * 65536, chunked=True, close=True)
+    rx.drop_connections()                # closes open connections, as an idle timeout does
     rx.wait_for(100, timeout=30)         # the first 100 requests answered 2xx
     rx.close()
 
@@ -17,6 +19,7 @@ test process. Every accessor is thread-safe and returns copies."""
 
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,13 +92,16 @@ class _Plan:
     """One instruction: answer `status` (with `headers`) to `count` requests, or until `until`, or to
     requests matching `when`."""
 
-    def __init__(self, status, headers=None, count=None, until=None, when=None, body=None):
+    def __init__(self, status, headers=None, count=None, until=None, when=None, body=None, chunked=False,
+                 close=False):
         self.status = status
         self.headers = dict(headers or {})
         self.count = count
         self.until = until
         self.when = when
         self.body = body
+        self.chunked = chunked
+        self.close = close
 
 
 class _Server(ThreadingHTTPServer):
@@ -103,6 +109,15 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
     request_queue_size = 64
+
+    def handle_error(self, request, client_address):
+        """Counts failed TLS handshakes; other errors of a connection (resets, closes) are expected."""
+        import sys
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ssl.SSLError):
+            with self.receiver._cond:
+                self.receiver.tls_failures += 1
+                self.receiver._cond.notify_all()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,6 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 64 * 1024  # the head and body of an answer leave in one write
 
     def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()  # here, in the connection's thread, not in the accepting one
+            self.request.settimeout(None)
         super().setup()
         self.receiver = self.server.receiver
         self.conn_id = self.receiver._connection_opened(self.connection)
@@ -160,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.receiver._hang(req, action[1])
             self.close_connection = True
             return
-        _, status, headers, delay, payload = action
+        _, status, headers, delay, payload, chunked, close = action
         if delay > 0:
             self.receiver._closed.wait(delay)
         if payload is None:
@@ -170,11 +189,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status, REASONS.get(status))
             for name, value in headers.items():
                 self.send_header(name, value)
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             if status != 204:
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            if status != 204:
+            if status != 204 and chunked:
+                for i in range(0, len(payload), 4096):
+                    piece = payload[i:i + 4096]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+            elif status != 204:
                 self.wfile.write(payload)
             self.wfile.flush()
         except OSError:
@@ -184,8 +214,11 @@ class _Handler(BaseHTTPRequestHandler):
 class Receiver:
     """A recording HTTP server; see the module docstring."""
 
-    def __init__(self, default_status=200, host="127.0.0.1", port=0):
+    def __init__(self, default_status=200, host="127.0.0.1", port=0, tls=None):
+        """`tls`: (certificate file, key file) to serve HTTPS."""
         self.host = host
+        self.tls = tls
+        self.tls_failures = 0
         self.default_status = default_status
         self._cond = threading.Condition()
         self._requests = []
@@ -206,7 +239,7 @@ class Receiver:
     # -- addresses --
     @property
     def url(self):
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def url_for(self, path="/"):
         return self.url + (path if path.startswith("/") else "/" + path)
@@ -215,6 +248,10 @@ class Receiver:
     def _listen(self):
         httpd = _Server((self.host, self.port), _Handler)
         httpd.receiver = self
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
         self.port = httpd.server_address[1]
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
                                   name=f"receiver-{self.port}")
@@ -251,10 +288,11 @@ class Receiver:
         self.close()
 
     # -- instructions --
-    def answer_next(self, count, status, headers=None, body=None):
-        """The next `count` requests (after the ones already planned) get `status`."""
+    def answer_next(self, count, status, headers=None, body=None, chunked=False, close=False):
+        """The next `count` requests (after the ones already planned) get `status` (with `body`, sent
+        chunked when asked, and closing the connection after the answer when `close`)."""
         with self._cond:
-            self._plans.append(_Plan(status, headers, count=count, body=body))
+            self._plans.append(_Plan(status, headers, count=count, body=body, chunked=chunked, close=close))
 
     def answer_for(self, seconds, status, headers=None, body=None):
         """Every request in the next `seconds` gets `status`."""
@@ -318,6 +356,17 @@ class Receiver:
             self._refusing = False
             self._cond.notify_all()
 
+    def drop_connections(self):
+        """Closes every open connection now, without a word (as a server's idle timeout does)."""
+        with self._cond:
+            socks = list(self._connections.values())
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return len(socks)
+
     @property
     def is_refusing(self):
         with self._cond:
@@ -367,8 +416,8 @@ class Receiver:
                         self._plans.remove(plan)
                 break
             if chosen is None:
-                return ("answer", self.default_status, {}, delay, None)
-            return ("answer", chosen.status, chosen.headers, delay, chosen.body)
+                return ("answer", self.default_status, {}, delay, None, False, False)
+            return ("answer", chosen.status, chosen.headers, delay, chosen.body, chosen.chunked, chosen.close)
 
     def _hang(self, req, until):
         with self._cond:

@@ -162,6 +162,26 @@ def test_create_refuses_a_name_shorter_than_3_or_longer_than_50(conns, name):
     assert conns.settings(cid).status_code == 404
 
 
+@pytest.mark.parametrize("name", ["é" * 50, "Zürich → 🚀 orders", "日本語"], ids=["50-accented", "emoji", "3-cjk"])
+def test_names_count_characters_not_bytes(conns, name):
+    cid = new_id()
+    conns.create_ok(cid, settings=idle_sink(), name=name)
+    assert conns.get_ok(cid)["name"] == name
+
+
+def test_rename_counts_characters_not_bytes(conns):
+    cid = new_id()
+    conns.create_ok(cid, settings=idle_sink(), name="plain")
+    r = conns.rename(cid, "ü" * 40)
+    assert r.status_code == 200, describe(r)
+    assert conns.get_ok(cid)["name"] == "ü" * 40
+
+
+def test_a_two_character_name_of_multibyte_characters_is_refused(conns):
+    r = conns.create(new_id(), settings=idle_sink(), name="日本")
+    assert_connector_error(r, 400, GRPC_INVALID_ARGUMENT, fields=["name"])
+
+
 @pytest.mark.parametrize("name", ["abc", "m" * 50])
 def test_create_accepts_names_of_3_and_50_chars(conns, name):
     cid = new_id()

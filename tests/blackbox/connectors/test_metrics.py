@@ -109,6 +109,7 @@ def test_the_list_reports_delivered_filtered_failed_counts_and_lag(fresh_server,
     assert stat(item, "failed") in (0, 1), "the dead-lettered record is the only one that failed"
     assert stat(item, "filtered") >= 40, "40 non-matching events passed by"
     assert stat(item, "lag") <= 2, "caught up (its own latest checkpoint may still be ahead)"
+    assert item.get("lastErrorTime"), f"a record failed, yet no lastErrorTime: {item}"
 
     c.stop_stopped(cid)
     for i in range(25):
@@ -121,3 +122,29 @@ def test_the_list_reports_delivered_filtered_failed_counts_and_lag(fresh_server,
     assert item.get("position") is None or as_int(item["position"]) <= head
     assert c.get_ok(cid)["state"] == RUNNING
     assert log_events(c.api, prefix)[-1]["position"] <= head
+
+
+@pytest.mark.time_limit(60)
+def test_lag_grows_while_a_connector_is_stuck(conns, receiver):
+    prefix = f"lag-{tag()}-"
+    cid = new_id()
+    conns.create_ok(cid, settings=http_sink(receiver.url, prefix=prefix, **{
+        "resilience:firstDelayBound:delayMs": "200"}))
+    conns.start_running(cid)
+    receiver.answer_for(600, 503)
+    for i in range(10):
+        conns.api.append_ok(prefix + "1", [event("E", {"i": i, "k": k}) for k in range(5)])
+    receiver.wait_for(2, timeout=20, predicate=lambda r: r.status == 503)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and stat(conns.get_ok(cid), "lag") < 49:
+        time.sleep(0.1)
+    lag = stat(conns.get_ok(cid), "lag")
+    assert lag >= 49, f"50 events behind one that fails, yet lag = {lag}"
+    series = metric(scrape(conns.api), "messaging_kurrent_consumer_lag", connector=cid)
+    assert series and series[0][1] >= 49, series
+    receiver.answer_normally()
+    receiver.wait_for(50, timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and stat(conns.get_ok(cid), "lag") > 2:
+        time.sleep(0.1)
+    assert stat(conns.get_ok(cid), "lag") <= 2

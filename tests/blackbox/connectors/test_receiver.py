@@ -121,3 +121,40 @@ def test_receiver_close_releases_hung_requests():
     t.join(5)
     assert not t.is_alive() and errors
     assert time.monotonic() - t0 < 3
+
+
+def test_receiver_answers_chunked_and_closes_when_told(receiver):
+    receiver.answer_next(1, 200, body=b"y" * 10000, chunked=True, close=True)
+    s = requests.Session()
+    r = s.post(receiver.url_for("/"), data=b"a", timeout=5)
+    assert r.status_code == 200 and r.content == b"y" * 10000
+    assert r.headers["Transfer-Encoding"] == "chunked" and r.headers["Connection"] == "close"
+    assert s.post(receiver.url_for("/"), data=b"b", timeout=5).status_code == 200
+    conns = [q.conn_id for q in receiver.requests()]
+    assert conns[0] != conns[1], "the first connection was closed"
+
+
+def test_receiver_drops_idle_connections_when_told(receiver):
+    sock = socket.create_connection(("127.0.0.1", receiver.port), timeout=5)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz")
+    assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    assert receiver.drop_connections() == 1
+    sock.settimeout(5)
+    assert sock.recv(4096) == b""
+    sock.close()
+
+
+def test_receiver_serves_https(tls_files):
+    rx = Receiver(tls=(tls_files["cert"], tls_files["key"]))
+    try:
+        assert rx.url.startswith("https://")
+        r = requests.post(rx.url_for("/s"), data=b"x", timeout=5, verify=tls_files["cert"])
+        assert r.status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.post(rx.url_for("/s"), data=b"x", timeout=5)
+        deadline = time.monotonic() + 5
+        while rx.tls_failures == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rx.tls_failures >= 1
+    finally:
+        rx.close()

@@ -223,3 +223,27 @@ def test_connector_commands_stay_consistent_after_many_quick_commands(conns):
     conns.wait_state(cid, STOPPED)
     time.sleep(0.5)
     assert conns.get_ok(cid)["state"] == STOPPED
+
+
+@pytest.mark.time_limit(120)
+def test_many_connectors_survive_a_restart(fresh_server, tmp_path):
+    c = ConnectorsApi(fresh_server.base_url)
+    ids = [f"many-{k:02d}-{tag()[:6]}" for k in range(60)]
+    for k, cid in enumerate(ids):
+        c.create_ok(cid, settings={"instanceTypeName": "serilog-sink", "path": str(tmp_path / f"{k}.log"),
+                                   "subscription:filter:scope": "stream",
+                                   "subscription:filter:filterType": "prefix",
+                                   "subscription:filter:expression": f"none-{k}-"}, name=f"connector {k}")
+    for cid in ids[:10]:
+        c.start_running(cid)
+    for cid in ids[50:]:
+        assert c.delete(cid).status_code == 200
+    fresh_server.restart()
+    c = ConnectorsApi(fresh_server.base_url)
+    body = c.list_ok(pageSize=100)
+    assert as_int(body["totalSize"]) == 50
+    assert sorted(i["connectorId"] for i in body["items"]) == sorted(ids[:50])
+    for cid in ids[:10]:
+        c.wait_state(cid, RUNNING, timeout=30)
+    assert {i["connectorId"] for i in c.list_ok(state=STOPPED, pageSize=100)["items"]} == set(ids[10:50])
+    assert as_int(c.list_ok(showDeleted=True)["totalSize"]) == 60
