@@ -6,7 +6,7 @@ LISTEN     ?= 127.0.0.1:2113
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: setup build build-test run test unit blackbox bench clean format lint
+.PHONY: setup build build-test run test unit blackbox grpc bench clean format lint
 
 setup:
 	@scripts/setup
@@ -28,7 +28,11 @@ unit: build-test
 blackbox: build-test
 	SLUICE_BIN=$(abspath $(TEST_BUILD))/sluice $(PYTHON) -m pytest -q tests/blackbox
 
-test: unit blackbox
+# The official KurrentDB Node client against the server (installs it from npm).
+grpc: build-test
+	SLUICE_BIN=$(abspath $(TEST_BUILD))/sluice SLUICE_GRPC_REPORTER=dot tests/grpc/run
+
+test: unit blackbox grpc
 
 bench: build
 	bench/append

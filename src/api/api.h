@@ -15,11 +15,13 @@
 
 struct sl_subscriptions;
 struct sl_connectors;
+struct sl_grpc_streams;
 
 struct sl_api {
     struct sl_store *store;
     struct sl_server *server;
     struct sl_subscriptions *subs;
+    struct sl_grpc_streams *grpc_streams; /* gRPC reads and subscriptions in progress */
     struct sl_connectors *connectors;
     const char *admin_token;     /* bearer token that may see secrets; NULL = nobody */
     _Atomic bool commit_pending; /* a head change is posted to the loop and not yet handled */
@@ -49,5 +51,15 @@ void sl_subscriptions_on_commit(struct sl_subscriptions *subs); /* loop thread: 
 void sl_subscriptions_end_all(struct sl_subscriptions *subs);   /* loop thread: shutdown */
 size_t sl_subscriptions_count(const struct sl_subscriptions *subs);
 void sl_subscriptions_free(struct sl_subscriptions *subs);
+
+/* gRPC (grpc_*.c): the call handler for server/grpc.h (`arg` is the struct
+ * sl_api), and the server-streaming calls that outlive one loop turn: reads
+ * that wait for the client to drain, and subscriptions that follow the head. */
+void sl_api_grpc_handle(struct sl_grpc_call *call, void *arg);
+struct sl_grpc_streams *sl_api_grpc_streams_new(struct sl_api *api);
+void sl_api_grpc_streams_on_commit(struct sl_grpc_streams *streams); /* loop thread: the head moved */
+void sl_api_grpc_streams_end_all(struct sl_grpc_streams *streams);   /* loop thread: shutdown */
+size_t sl_api_grpc_streams_count(const struct sl_grpc_streams *streams);
+void sl_api_grpc_streams_free(struct sl_grpc_streams *streams); /* NULL-safe; after end_all */
 
 #endif

@@ -17,6 +17,7 @@ static void wake_subscriptions(void *arg)
     struct sl_api *api = arg;
     atomic_store(&api->commit_pending, false);
     sl_subscriptions_on_commit(api->subs);
+    sl_api_grpc_streams_on_commit(api->grpc_streams);
 }
 
 static void on_commit(void *arg)
@@ -30,6 +31,7 @@ static void on_shutdown(void *arg)
 {
     struct sl_api *api = arg;
     sl_subscriptions_end_all(api->subs);
+    sl_api_grpc_streams_end_all(api->grpc_streams);
 }
 
 static int clamp_ms(size_t ms)
@@ -58,6 +60,7 @@ int sl_serve_main(const struct sl_config *cfg)
     }
     api.admin_token = cfg->admin_token;
     api.subs = sl_subscriptions_new(&api);
+    api.grpc_streams = sl_api_grpc_streams_new(&api);
     struct sl_server_options o = {
         .host = cfg->listen_host,
         .port = cfg->listen_port,
@@ -68,10 +71,12 @@ int sl_serve_main(const struct sl_config *cfg)
                    .idle_timeout_ms = clamp_ms(cfg->idle_timeout_ms)},
         .handler = sl_api_handle,
         .handler_arg = &api,
+        .grpc_handler = sl_api_grpc_handle,
+        .grpc_handler_arg = &api,
     };
     int rc = 1;
-    if (api.subs == NULL || sl_server_new(&o, &api.server, &err) != SL_OK) {
-        sl_error("serve", "%s", api.subs ? err.message : "out of memory");
+    if (api.subs == NULL || api.grpc_streams == NULL || sl_server_new(&o, &api.server, &err) != SL_OK) {
+        sl_error("serve", "%s", api.subs && api.grpc_streams ? err.message : "out of memory");
         goto out;
     }
     sl_server_on_shutdown(api.server, on_shutdown, &api);
@@ -88,6 +93,7 @@ out:
     sl_store_close(api.store);
     sl_server_free(api.server);
     sl_subscriptions_free(api.subs);
+    sl_api_grpc_streams_free(api.grpc_streams);
     sl_info("serve", "stopped");
     return rc;
 }

@@ -14,7 +14,25 @@
  * or the connection goes away first, the server sets `is_cancelled`, calls
  * `on_cancel` (when set), and keeps the call valid until the handler ends it;
  * whatever is sent after that is discarded. Call handlers never see HTTP/2
- * frames, flow control or the 5-byte gRPC message prefix. */
+ * frames, flow control or the 5-byte gRPC message prefix.
+ *
+ * The server ends a call itself, and sets `is_cancelled` and calls `on_cancel`
+ * as above, when the client breaks the framing: a compressed message
+ * (UNIMPLEMENTED: sluice neither sends nor accepts compression), a message over
+ * SL_GRPC_MAX_MESSAGE_BYTES or more unfinished request bytes on the connection
+ * than it buffers (RESOURCE_EXHAUSTED), or a request that ends inside a message
+ * (INTERNAL). Requests that are not a `POST` (405) or not `application/grpc`
+ * (415) are answered with grpc-status INVALID_ARGUMENT and never reach the
+ * handler. `grpc-timeout` is left in the metadata and not enforced: no
+ * deadline ends a call (subscriptions live as long as the client wants).
+ *
+ * When the server shuts down, HTTP/2 clients get a GOAWAY notice at once, and
+ * the last GOAWAY when the calls in flight have been finished (within the
+ * grace period of server.h; on_cancel for those still held after it).
+ *
+ * Callbacks: the handler, on_message and on_half_close are called while the
+ * server reads; on_cancel and on_drain a little later, never from inside
+ * sl_grpc_send() or sl_grpc_finish(). */
 #ifndef SL_SERVER_GRPC_H
 #define SL_SERVER_GRPC_H
 
@@ -42,6 +60,14 @@ enum sl_grpc_status {
     SL_GRPC_INTERNAL = 13,
     SL_GRPC_UNAVAILABLE = 14,
 };
+
+/* Request messages over this are refused (both client stacks allow 17 MiB). */
+#define SL_GRPC_MAX_MESSAGE_BYTES ((size_t)17 * 1024 * 1024)
+/* Back-pressure: a call whose sl_grpc_pending() went over SL_GRPC_HIGH_WATER gets
+ * on_drain once it is down to SL_GRPC_LOW_WATER. Handlers that stream should
+ * stop sending above the high-water mark and go on in on_drain. */
+#define SL_GRPC_HIGH_WATER ((size_t)1024 * 1024)
+#define SL_GRPC_LOW_WATER ((size_t)256 * 1024)
 
 struct sl_grpc_conn;
 
@@ -75,7 +101,9 @@ const char *sl_grpc_metadata(const struct sl_grpc_call *call, const char *name);
 
 /* Queues one response message (the 5-byte prefix is added; the bytes are
  * copied). The first message also sends the response headers
- * (`:status 200`, `content-type: application/grpc`). */
+ * (`:status 200`, `content-type: application/grpc`). Messages go out as the
+ * client's flow-control window allows; nothing bounds the queue but the
+ * handler's use of sl_grpc_pending() and on_drain. */
 void sl_grpc_send(struct sl_grpc_call *call, const uint8_t *msg, size_t len);
 
 /* Response bytes queued and not yet handed to the socket (for back-pressure). */
@@ -84,7 +112,12 @@ size_t sl_grpc_pending(const struct sl_grpc_call *call);
 /* Ends the call with trailers `grpc-status`, `grpc-message` (percent-encoded
  * here) and the extra `trailers` (NULL or n pairs, e.g. "exception" and
  * "stream-name"). Without any message sent first, a trailers-only response is
- * sent. The call must not be used afterwards. */
+ * sent. The call must not be used afterwards.
+ *
+ * Trailer names are lower-cased; names that are not tokens or that would
+ * replace grpc-status, grpc-message or content-type are dropped (with a warning),
+ * and control characters in values become spaces. Values of `-bin` keys must
+ * already be base64. */
 void sl_grpc_finish(struct sl_grpc_call *call, enum sl_grpc_status status, const char *message,
                     const struct sl_http_header *trailers, size_t n_trailers);
 

@@ -1,5 +1,7 @@
-/* http_conn.c: one client connection: reading, the http-parser glue, limits and timeouts,
- * handing requests to the handler one at a time, and closing.
+/* http_conn.c: one client connection: reading, telling HTTP/1.1 from HTTP/2, the http-parser
+ * glue, limits and timeouts, handing requests to the handler one at a time, and closing. An HTTP/2
+ * connection is handed to h2_conn.c once its preface has arrived; this file still owns its socket,
+ * its timer and its closing.
  *
  * Pipelining. The parser is paused at the end of every request, so that request goes to the
  * handler before the next one is parsed. Bytes behind it wait in c->in; past
@@ -38,6 +40,11 @@ static void conn_unref(struct sl_http_conn *c)
     sl_http_conn_destroy(c);
 }
 
+void sl_http_conn_unref(struct sl_http_conn *c)
+{
+    conn_unref(c);
+}
+
 /* Frees a connection whose handles are closed, with the request a handler may still hold. */
 void sl_http_conn_destroy(struct sl_http_conn *c)
 {
@@ -50,6 +57,7 @@ void sl_http_conn_destroy(struct sl_http_conn *c)
         c->next->prev = c->prev;
     sl_http_req_free(c->req);
     sl_http_req_free(c->active);
+    sl_h2_conn_free(c->h2);
     free(c->in);
     free(c);
 }
@@ -103,6 +111,16 @@ static void stop_timer(struct sl_http_conn *c)
     uv_timer_stop(&c->timer);
 }
 
+void sl_http_conn_set_timer(struct sl_http_conn *c, enum sl_conn_timer kind, uint64_t ms)
+{
+    arm_timer(c, kind, ms);
+}
+
+void sl_http_conn_clear_timer(struct sl_http_conn *c)
+{
+    stop_timer(c);
+}
+
 /* A write failed where closing at once is unsafe: close on the next loop iteration. */
 void sl_http_conn_fail_later(struct sl_http_conn *c)
 {
@@ -131,7 +149,10 @@ static bool is_output_backlogged(const struct sl_http_conn *c)
  * input behind a request the handler holds, or responses it has not read yet. */
 static void update_reading(struct sl_http_conn *c)
 {
+    /* Not HTTP/2: its peer must be read to see WINDOW_UPDATE and RST_STREAM; nghttp2 bounds what
+     * a peer that does not read in turn can make it queue. */
     bool is_backlogged = c->state == SL_CONN_OPEN && !c->is_done_reading_requests &&
+                         c->proto != SL_PROTO_H2 &&
                          (c->in_len >= SL_HTTP_INPUT_BOUND || is_output_backlogged(c));
     bool is_wanted = c->state != SL_CONN_CLOSING && !c->saw_eof && !is_backlogged;
     if (is_wanted && !c->is_reading) {
@@ -153,9 +174,13 @@ void sl_http_conn_close(struct sl_http_conn *c)
     if (c->state == SL_CONN_CLOSING)
         return;
     struct sl_server *srv = c->srv;
+    if (c->h2 != NULL)
+        sl_h2_conn_goodbye(c);
     c->state = SL_CONN_CLOSING;
     c->is_reading = false;
     srv->stats.connections_open--;
+    if (c->proto == SL_PROTO_H2)
+        srv->stats.h2_connections_open--;
     if (srv->stats.connections_open < srv->limits.max_connections)
         srv->is_saturated = false;
     sl_http_req_free(c->req);
@@ -170,6 +195,8 @@ void sl_http_conn_close(struct sl_http_conn *c)
         if (r->pub.on_abort != NULL)
             r->pub.on_abort(&r->pub);
     }
+    if (c->h2 != NULL)
+        sl_h2_conn_closed(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -238,6 +265,12 @@ static void on_timer(uv_timer_t *t)
         snprintf(message, sizeof(message), "the request's body did not arrive within %d ms of its first byte",
                  lim->request_timeout_ms);
         sl_http_conn_fail(c, 408, "request-timeout", message);
+        break;
+    case SL_TIMER_H2_IDLE:
+        sl_h2_conn_on_idle(c);
+        break;
+    case SL_TIMER_H2_KICK:
+        sl_h2_conn_kick(c);
         break;
     }
 }
@@ -343,6 +376,10 @@ void sl_http_conn_resume(struct sl_http_conn *c)
 {
     if (c->state != SL_CONN_OPEN || c->is_parsing)
         return;
+    if (c->proto == SL_PROTO_H2) {
+        sl_h2_conn_kick(c);
+        return;
+    }
     if (c->in_len > 0 && c->active == NULL && !c->is_done_reading_requests) {
         size_t n = conn_parse(c, c->in, c->in_len);
         if (c->state == SL_CONN_OPEN && !c->is_done_reading_requests) {
@@ -405,6 +442,11 @@ static void on_read_end(struct sl_http_conn *c, ssize_t status)
             sl_http_conn_close(c);
         return;
     }
+    /* An HTTP/2 client that stops sending cannot acknowledge settings or window updates: gone. */
+    if (c->proto == SL_PROTO_H2) {
+        sl_http_conn_close(c);
+        return;
+    }
     /* A client that half-closes after its request still gets the responses already queued; one
      * whose request is still with the handler is taken to have gone (as Node does): the handler
      * learns of it through on_abort. */
@@ -427,10 +469,51 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     sl_http_conn_feed(c, buf->base, (size_t)nread);
 }
 
+/* Buffers the first bytes while they match the HTTP/2 preface. Returns true when it took them all
+ * (still undecided, or switched to HTTP/2); false when the connection is HTTP/1.1 from now on, with
+ * what was buffered still in c->in, in front of `data`. */
+static bool detect_protocol(struct sl_http_conn *c, const char *data, size_t len)
+{
+    size_t have = c->in_len;
+    size_t take = len < SL_H2_PREFACE_LEN - have ? len : SL_H2_PREFACE_LEN - have;
+    if (memcmp(data, &SL_H2_PREFACE[have], take) != 0) {
+        c->proto = SL_PROTO_HTTP1;
+        return false;
+    }
+    if (have + take < SL_H2_PREFACE_LEN) {
+        if (!buffer_input(c, data, len))
+            sl_http_conn_close(c);
+        update_reading(c);
+        return true;
+    }
+    /* The whole preface: nghttp2 reads it again, with whatever follows. */
+    if (have == 0) {
+        sl_h2_conn_start(c, data, len);
+        return true;
+    }
+    if (!buffer_input(c, data, len)) {
+        sl_http_conn_close(c);
+        return true;
+    }
+    char *in = c->in;
+    size_t in_len = c->in_len;
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    sl_h2_conn_start(c, in, in_len);
+    free(in);
+    return true;
+}
+
 void sl_http_conn_feed(struct sl_http_conn *c, const char *data, size_t len)
 {
+    if (c->proto == SL_PROTO_H2) {
+        sl_h2_conn_feed(c, data, len);
+        return;
+    }
     if (c->state != SL_CONN_OPEN || c->is_done_reading_requests)
         return; /* lingering or streaming: dropped */
+    if (c->proto == SL_PROTO_UNKNOWN && len > 0 && detect_protocol(c, data, len))
+        return;
     if (c->active == NULL && c->in_len == 0) {
         size_t n = conn_parse(c, data, len);
         data += n;
@@ -489,10 +572,14 @@ static int on_url(http_parser *p, const char *at, size_t len)
     return c->req->url.failed ? no_memory(c) : 0;
 }
 
+/* The header callbacks also carry a chunked body's trailer fields, after the header block: those
+ * are dropped, so that nothing a client puts in a trailer passes for a request header. */
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     struct sl_http_conn *c = p->data;
     struct sl_http_req *r = c->req;
+    if (c->has_headers)
+        return 0;
     if (r->is_in_value && !sl_http_req_end_header(r))
         return no_memory(c);
     sl_buf_append(&r->field, at, len);
@@ -503,6 +590,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     struct sl_http_conn *c = p->data;
     struct sl_http_req *r = c->req;
+    if (c->has_headers)
+        return 0;
     r->is_in_value = true;
     sl_buf_append(&r->value, at, len);
     return r->value.failed ? no_memory(c) : 0;

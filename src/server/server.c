@@ -2,7 +2,8 @@
  *
  * Shutdown runs in two steps. Draining (SIGINT/SIGTERM or sl_server_stop()): the listener
  * closes, the on_shutdown hooks run, connections with no request at the handler finish, and the
- * others finish as soon as their response is written. Posts still run, since that is how answers
+ * others finish as soon as their response is written; HTTP/2 connections get a GOAWAY notice, and
+ * their last GOAWAY once the calls they carry are finished. Posts still run, since that is how answers
  * from other threads arrive. Closing (once nothing is busy, after SL_SERVER_GRACE_MS, or on a
  * second signal): the post queue closes, what is queued runs, every connection is closed (a
  * request still at the handler is aborted) and the loop ends. */
@@ -115,6 +116,8 @@ enum sl_code sl_server_new(const struct sl_server_options *opts, struct sl_serve
     srv->limits = limits;
     srv->handler = opts->handler;
     srv->handler_arg = opts->handler_arg;
+    srv->grpc_handler = opts->grpc_handler;
+    srv->grpc_handler_arg = opts->grpc_handler_arg;
     srv->state = SL_SRV_NEW;
     atomic_init(&srv->bound_port, 0);
     pthread_mutex_init(&srv->mu, NULL);
@@ -280,18 +283,23 @@ static void begin_shutdown(struct sl_server *srv)
     for (size_t i = 0; i < srv->n_hooks; i++)
         srv->hooks[i].fn(srv->hooks[i].arg);
 
-    /* Connections without a request at the handler have nothing to wait for. Finishing one calls
-     * no handler code, so the list cannot change under this walk. */
+    /* Connections without a request at the handler have nothing to wait for; HTTP/2 ones get a
+     * shutdown notice and their last GOAWAY once their calls are finished. Neither calls handler
+     * code, so the list cannot change under this walk. */
     for (struct sl_http_conn *c = srv->conns; c != NULL; c = c->next) {
-        if (c->state == SL_CONN_OPEN && c->active == NULL)
+        if (c->state != SL_CONN_OPEN)
+            continue;
+        if (c->proto == SL_PROTO_H2)
+            sl_h2_conn_drain(c);
+        else if (c->active == NULL)
             sl_http_conn_finish(c);
     }
     srv->drain_started_ms = uv_now(&srv->loop);
     uv_timer_start(&srv->drain_timer, on_drain_tick, 0, SL_SERVER_DRAIN_TICK_MS);
 }
 
-/* Closes every connection. Closing one may call a handler's on_abort, which may end requests of
- * other connections and so free them: after each such call the walk starts over. */
+/* Closes every connection. Closing one may call a handler's on_abort or on_cancel, which may end
+ * requests of other connections and so free them: after each such call the walk starts over. */
 static void close_connections(struct sl_server *srv)
 {
     bool is_restarting = true;
@@ -300,7 +308,7 @@ static void close_connections(struct sl_server *srv)
         for (struct sl_http_conn *c = srv->conns; c != NULL; c = c->next) {
             if (c->state == SL_CONN_CLOSING)
                 continue;
-            bool has_handler_code = c->active != NULL;
+            bool has_handler_code = c->active != NULL || (c->h2 != NULL && c->h2->n_held > 0);
             sl_http_conn_close(c);
             if (has_handler_code) {
                 is_restarting = true;
@@ -405,8 +413,9 @@ enum sl_code sl_server_run(struct sl_server *srv, struct sl_error *err)
         finish_shutdown(srv);
         uv_run(&srv->loop, UV_RUN_DEFAULT);
     }
-    sl_info("server", "stopped: %" PRIu64 " connections and %" PRIu64 " requests served",
-            srv->stats.connections_accepted, srv->stats.requests);
+    sl_info("server",
+            "stopped: %" PRIu64 " connections, %" PRIu64 " requests and %" PRIu64 " gRPC calls served",
+            srv->stats.connections_accepted, srv->stats.requests, srv->stats.grpc_calls);
     return SL_OK;
 }
 

@@ -69,6 +69,12 @@ struct sl_server_stats {
     uint64_t responses_4xx;
     uint64_t responses_5xx;
     uint64_t timeouts;
+    uint64_t h2_connections;       /* connections that spoke HTTP/2 */
+    uint64_t h2_connections_open;  /* of those, still open */
+    uint64_t grpc_calls;           /* calls given to the gRPC handler */
+    uint64_t grpc_calls_open;      /* of those, not yet finished by it */
+    uint64_t grpc_calls_cancelled; /* reset by the client, or its connection lost, before finishing */
+    uint64_t grpc_errors;          /* calls ended with a status other than OK, refusals included */
 };
 void sl_server_get_stats(const struct sl_server *srv, struct sl_server_stats *out);
 

@@ -96,6 +96,31 @@ oom:
     return NULL;
 }
 
+struct sl_filter *sl_filter_new_prefixes(enum sl_filter_on on, const char *const *prefixes, size_t n,
+                                         bool exclude_system, struct sl_error *err)
+{
+    if (on == SL_FILTER_ALL || n == 0) {
+        sl_field_errorf(err, SL_E_INVALID, "filter", "a prefix filter needs at least one prefix");
+        return NULL;
+    }
+    struct sl_filter *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        sl_errorf(err, SL_E_NOMEM, "out of memory building a filter");
+        return NULL;
+    }
+    f->on = on;
+    f->kind = SL_FILTER_PREFIX;
+    f->exclude_system = exclude_system;
+    for (size_t i = 0; i < n; i++) {
+        if (!add_prefix(f, prefixes[i], strlen(prefixes[i]))) {
+            sl_errorf(err, SL_E_NOMEM, "out of memory building a filter");
+            sl_filter_free(f);
+            return NULL;
+        }
+    }
+    return f;
+}
+
 bool sl_filter_matches(const struct sl_filter *f, const struct sl_event *ev)
 {
     if (f->exclude_system &&

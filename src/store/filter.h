@@ -21,6 +21,13 @@ enum sl_filter_kind { SL_FILTER_PREFIX, SL_FILTER_REGEX, SL_FILTER_EXACT };
 struct sl_filter *sl_filter_new(enum sl_filter_on on, enum sl_filter_kind kind, const char *expression,
                                 bool exclude_system, struct sl_error *err);
 
+/* A prefix filter from a list of `n` >= 1 prefixes taken exactly as given (no
+ * splitting at commas, no trimming; an empty prefix matches every name), for
+ * protocols that send prefixes as a list, such as gRPC reads of $all. `on` is
+ * SL_FILTER_STREAM or SL_FILTER_TYPE. Returns NULL with `err` filled. */
+struct sl_filter *sl_filter_new_prefixes(enum sl_filter_on on, const char *const *prefixes, size_t n,
+                                         bool exclude_system, struct sl_error *err);
+
 bool sl_filter_matches(const struct sl_filter *f, const struct sl_event *ev);
 
 void sl_filter_free(struct sl_filter *f); /* NULL-safe */

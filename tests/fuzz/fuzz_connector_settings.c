@@ -9,7 +9,8 @@
  *   - every value read back equals the one set (keys compare ignoring case);
  *   - validated settings survive the flat JSON the manager persists them as: reading that JSON
  *     again gives the same map, so a connector restarts with the settings it was created with;
- *   - masked output shows "***" for every secret, and no secret's value.
+ *   - masked output shows "***" for every secret, and no secret's value;
+ *   - settings that pass validation make a sink (create succeeds) and a sane retry schedule.
  *
  * Seeds: tests/fuzz/corpus/fuzz_connector_settings/, the settings of docs/connectors.md. */
 #include <jansson.h>
@@ -21,6 +22,7 @@
 #include <strings.h>
 
 #include "connectors/definition.h"
+#include "connectors/resilience.h"
 #include "connectors/settings.h"
 #include "sinks/sink.h"
 #include "store/filter.h"
@@ -72,6 +74,28 @@ static void try_filter(const struct sl_settings *s)
         (void)sl_filter_matches(f, &ev);
     }
     sl_filter_free(f);
+}
+
+/* The retry schedule of validated settings: a delay that is never negative (-1: give up), within
+ * the exponential ceiling, and at least what the sink asked for. */
+static void check_backoff(const struct sl_settings *s)
+{
+    struct sl_backoff b;
+    sl_backoff_from_settings(s, &b);
+    uint64_t rng = 0x9e3779b97f4a7c15u;
+    static const int64_t elapsed[] = {0, 1, 59999, 60000, 3600000, INT64_MAX / 2};
+    for (int64_t attempt = 1; attempt <= 70; attempt += 3) {
+        for (size_t i = 0; i < sizeof(elapsed) / sizeof(elapsed[0]); i++) {
+            int64_t retry_after = (attempt % 2) ? -1 : attempt * 1000;
+            int64_t d = sl_backoff_delay(&b, attempt, elapsed[i], retry_after, &rng);
+            CHECK(d >= -1);
+            if (d == -1)
+                continue;
+            CHECK(d >= retry_after);
+            if (b.kind == SL_BACKOFF_EXPONENTIAL)
+                CHECK(d <= (b.max_delay_ms > retry_after ? b.max_delay_ms : retry_after));
+        }
+    }
 }
 
 /* Secrets are masked, and only secrets. */
@@ -155,19 +179,20 @@ static void check_settings(const struct sl_settings *s)
     if (violations.count == 0) {
         CHECK(sink != NULL);
         check_persisted(&copy);
-        /* Creating a sink reads the settings into its context and touches no network; a CA file
-         * would be opened, which a fuzzer should not make it do. */
+        check_backoff(&copy);
+        /* Settings that passed validation make a sink: creating one reads them into its context
+         * and touches no network. A CA file would be opened, which a fuzzer should not make it do. */
         const char *ca = sl_settings_get(&copy, "tls:caFile");
         if (ca == NULL || ca[0] == '\0') {
             void *ctx = NULL;
             struct sl_error err = {0};
-            if (sink->create(&copy, "fuzz-connector", &ctx, &err) == SL_OK) {
-                if (sink->batch_size)
-                    CHECK(sink->batch_size(ctx) >= 1);
-                sink->destroy(ctx);
-            } else {
-                CHECK(ctx == NULL && err.message[0] != '\0');
-            }
+            enum sl_code code = sink->create(&copy, "fuzz-connector", &ctx, &err);
+            if (code != SL_OK)
+                fprintf(stderr, "valid settings, yet %s refused them: %s\n", sink->name, err.message);
+            CHECK(code == SL_OK);
+            if (sink->batch_size)
+                CHECK(sink->batch_size(ctx) >= 1);
+            sink->destroy(ctx);
         }
     }
     sl_violations_free(&violations);

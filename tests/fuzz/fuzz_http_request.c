@@ -21,6 +21,8 @@
  *     `Connection: close` one: one per request the handler answered while the connection was
  *     open, plus at most one error of the server's own;
  *   - the connection is freed once it is closed and the handler ended its request.
+ * An input that opens with the HTTP/2 preface takes the HTTP/2 path of the same connection; its
+ * output is not HTTP/1.1 and is not checked, only that nothing crashes or leaks.
  *
  * Seeds: tests/fuzz/corpus/fuzz_http_request/ (two control bytes, then requests). */
 #include <fcntl.h>
@@ -81,6 +83,7 @@ struct run {
     http_parser parser;
     size_t responses, interim, heads_seen;
     bool is_peer_broken;
+    bool is_h2; /* the client sent the HTTP/2 preface: the output is not HTTP/1.1 */
 };
 
 static struct run R;
@@ -414,7 +417,7 @@ static const http_parser_settings response_settings = {
 
 static void parse_output(const char *data, size_t len)
 {
-    if (R.is_peer_broken)
+    if (R.is_peer_broken || R.is_h2)
         return;
     size_t n = http_parser_execute(&R.parser, &response_settings, data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&R.parser);
@@ -430,7 +433,7 @@ static void parse_output(const char *data, size_t len)
 static void drain_peer(void)
 {
     char buf[16384];
-    for (;;) {
+    while (R.peer >= 0) {
         ssize_t n = read(R.peer, buf, sizeof(buf));
         if (n <= 0)
             return;
@@ -494,6 +497,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     set_limits(ctl & 3);
     const char *in = (const char *)data + 2;
     size_t len = size - 2;
+    static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    R.is_h2 = len >= sizeof(h2_preface) - 1 && memcmp(in, h2_preface, sizeof(h2_preface) - 1) == 0;
 
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
@@ -534,7 +539,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ending == 0 || ending == 3)
         answer_held();
     if (ending >= 2 && R.conn != NULL) {
-        shutdown(R.peer, SHUT_WR); /* the read callback sees EOF */
+        if (ending == 2 && next_rand() % 4 == 0) {
+            /* The client vanishes: no more reads, and writes to it fail. */
+            close(R.peer);
+            R.peer = -1;
+        } else {
+            shutdown(R.peer, SHUT_WR); /* the read callback sees EOF */
+        }
         for (int i = 0; i < 4; i++)
             run_loop();
     }
@@ -550,6 +561,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_loop();
     CHECK(g_srv->conns == NULL); /* closed and freed */
 
+    if (R.peer < 0 || R.is_h2) {
+        /* What the client did not stay for, or HTTP/2 frames, are not checked here. */
+        if (R.peer >= 0)
+            close(R.peer);
+        sl_buf_free(&R.out);
+        return 0;
+    }
     drain_peer();
     close(R.peer);
     parse_output(NULL, 0); /* EOF: a response without Content-Length ends here */

@@ -3,9 +3,11 @@
  * Two properties, on every input:
  *   1. sl_record_decode() on arbitrary bytes either refuses them with SL_E_CORRUPT or returns an
  *      event whose every field lies inside the input; encoding that event again gives back the
- *      input byte for byte. The decoded event then goes where stored events go: the HTTP API's
- *      JSON (sl_event_to_json, which must be valid JSON whenever the payloads it embeds are) and
- *      a connector's sink record (sl_record_batch_add).
+ *      input byte for byte. It accepts exactly the inputs whose version, lengths and checksum are
+ *      right. Each input is also tried with its checksum made right, so that the fuzzer gets past
+ *      it, and then with one byte changed, which must be caught. The decoded event then goes where stored
+ * events go: the HTTP API's JSON (sl_event_to_json, which must be valid JSON whenever the payloads it embeds
+ * are) and a connector's sink record (sl_record_batch_add).
  *   2. An event built from the input (stream, type, metadata and data cut out of it) survives
  *      encode -> decode unchanged.
  *
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "api/event_json.h"
 #include "connectors/records.h"
@@ -23,6 +26,9 @@
 #include "util/buf.h"
 #include "util/codec.h"
 #include "util/utf8.h"
+
+/* Where the checksum sits in the header (see store/record.h). */
+#define CRC_OFFSET 48
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,7 +51,7 @@ static bool is_json_or_empty(const void *p, size_t len)
 {
     if (len == 0)
         return true;
-    json_t *v = json_loadb(p, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    json_t *v = json_loadb(p, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
     json_decref(v);
     return v != NULL;
 }
@@ -70,13 +76,14 @@ static void check_event_json(const struct sl_event *ev)
     if ((!is_data_json || is_json_or_empty(ev->data, ev->data_len)) &&
         (!is_meta_json || is_json_or_empty(ev->metadata, ev->metadata_len))) {
         json_error_t jerr;
-        json_t *root = json_loadb(b.data, b.len, JSON_ALLOW_NUL, &jerr);
+        /* Appends take integers of any size, so reads must give them back. */
+        json_t *root = json_loadb(b.data, b.len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
         if (root == NULL)
             fprintf(stderr, "sl_event_to_json wrote invalid JSON (%s): %s\n", jerr.text, b.data);
         CHECK(json_is_object(root));
         check_string_member(root, "streamId", ev->stream, ev->stream_len);
         check_string_member(root, "eventType", ev->type, ev->type_len);
-        CHECK(json_integer_value(json_object_get(root, "revision")) == ev->revision);
+        CHECK(json_number_value(json_object_get(root, "revision")) == (double)ev->revision);
         json_t *d = json_object_get(root, "data");
         if (ev->data_len == 0) {
             CHECK(json_is_null(d));
@@ -110,17 +117,32 @@ static void check_sink_record(const struct sl_event *ev)
     sl_record_batch_free(&batch);
 }
 
-/* Property 1: arbitrary bytes as a stored value. */
-static void decode_arbitrary(const uint8_t *data, size_t size)
+/* The checksum field of a record of `len` bytes: zlib's CRC-32 of every byte but its own. */
+static uint32_t record_crc(const uint8_t *rec, size_t len)
 {
-    struct sl_event ev;
-    struct sl_error err = {0};
-    uint64_t position = size * 7919u;
-    enum sl_code code = sl_record_decode(data, size, position, &ev, &err);
-    if (code != SL_OK) {
-        CHECK(code == SL_E_CORRUPT && err.code == SL_E_CORRUPT && err.message[0] != '\0');
-        return;
-    }
+    uLong crc = crc32(0L, rec, CRC_OFFSET);
+    return (uint32_t)crc32(crc, rec + SL_RECORD_HEADER_SIZE, (uInt)(len - SL_RECORD_HEADER_SIZE));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Whether the header's lengths and version describe exactly `size` bytes. */
+static bool is_well_formed(const uint8_t *p, size_t size)
+{
+    if (size < SL_RECORD_HEADER_SIZE || p[0] != SL_RECORD_VERSION)
+        return false;
+    uint64_t total = SL_RECORD_HEADER_SIZE + (uint64_t)(p[2] | p[3] << 8) + get_le32(p + 4) +
+                     get_le32(p + 8) + get_le32(p + 12);
+    return total == size;
+}
+
+/* A decoded record: inside its bytes, and encoded again it is the same bytes. */
+static void check_decoded(const uint8_t *data, size_t size, const struct sl_event *ev_in, uint64_t position)
+{
+    const struct sl_event ev = *ev_in;
     CHECK(ev.position == position);
     CHECK(is_inside(ev.stream, ev.stream_len, data, size));
     CHECK(is_inside(ev.type, ev.type_len, data, size));
@@ -148,6 +170,40 @@ static void decode_arbitrary(const uint8_t *data, size_t size)
 
     check_event_json(&ev);
     check_sink_record(&ev);
+}
+
+/* Property 1: arbitrary bytes as a stored value, as they are and with their checksum made right
+ * (else the fuzzer would hardly get past it). */
+static void decode_arbitrary(const uint8_t *data, size_t size)
+{
+    struct sl_event ev;
+    struct sl_error err = {0};
+    uint64_t position = size * 7919u;
+    bool is_formed = is_well_formed(data, size);
+    bool has_crc = is_formed && get_le32(data + CRC_OFFSET) == record_crc(data, size);
+    enum sl_code code = sl_record_decode(data, size, position, &ev, &err);
+    CHECK((code == SL_OK) == has_crc);
+    if (code != SL_OK)
+        CHECK(code == SL_E_CORRUPT && err.code == SL_E_CORRUPT && err.message[0] != '\0');
+    else
+        check_decoded(data, size, &ev, position);
+    if (!is_formed || has_crc)
+        return;
+
+    uint8_t *fixed = malloc(size);
+    CHECK(fixed != NULL);
+    memcpy(fixed, data, size);
+    uint32_t crc = record_crc(fixed, size);
+    for (int i = 0; i < 4; i++)
+        fixed[CRC_OFFSET + i] = (uint8_t)(crc >> (8 * i));
+    CHECK(sl_record_decode(fixed, size, position, &ev, &err) == SL_OK);
+    check_decoded(fixed, size, &ev, position);
+
+    /* Any one byte changed afterwards is caught. */
+    size_t at = (size_t)crc % size;
+    fixed[at] ^= (uint8_t)(1u << (crc >> 29));
+    CHECK(sl_record_decode(fixed, size, position, &ev, &err) == SL_E_CORRUPT);
+    free(fixed);
 }
 
 /* Takes the next `want` bytes (fewer at the end) of the input. */

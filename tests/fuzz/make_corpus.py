@@ -49,6 +49,8 @@ def http_seeds():
         "5\r\n[{\"ev\r\n1a\r\nentType\":\"T\",\"data\":{}}]\r\n0\r\n\r\n",
         "chunked_ext_trailer": "POST /streams/s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
         "4;ext=1\r\nabcd\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        "chunked_trailers": "POST /streams/s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n"
+        "ES-EventType: Trailer\r\nExpected-Revision: 7\r\nLast: 1\r\n\r\nGET /health/live HTTP/1.1\r\n\r\n",
         "expect_continue": "POST /streams/s HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
         "Content-Length: 2\r\n\r\n[]",
         "pipelined": "GET /health/live HTTP/1.1\r\n\r\nGET /health/ready HTTP/1.1\r\n\r\n"
@@ -122,6 +124,7 @@ def event_seeds():
         "whitespace": '[\n  {\n    "eventType" : "T" ,\r\n    "data" : { "x" : [ 1 , 2 ] }\n  }\n]\n',
         "escaped_key": '[{"eventType":"T","d\\u0061ta":{"x":1},"met\\u0061data":[1]}]',
         "numbers_raw": '[{"eventType":"T","data":0.1,"metadata":1.0e+2}]',
+        "big_integers": '[{"eventType":"Big","data":{"n":123456789012345678901234567890,"m":-9223372036854775809}}]',
         "dup_keys": '[{"eventType":"T","data":1,"data":2}]',
         "escaped_quotes": '[{"eventType":"T","data":"a\\"b\\\\","metadata":{"k\\"":"}]"}}]',
         "empty_array": "[]",
@@ -222,10 +225,11 @@ def record_variants():
         rec = open(path, "rb").read()
         write("fuzz_record_decode", name + ".truncated", rec[:-1])
         write("fuzz_record_decode", name + ".extra_byte", rec + b"\0")
-        write("fuzz_record_decode", name + ".version_2", b"\x02" + rec[1:])
+        write("fuzz_record_decode", name + ".bad_version", b"\x7f" + rec[1:])
         write("fuzz_record_decode", name + ".huge_type_len", rec[:4] + b"\xff\xff\xff\xff" + rec[8:])
-    write("fuzz_record_decode", "header_only_zeros", b"\x01" + b"\0" * 47)
-    write("fuzz_record_decode", "short", b"\x01\x00\x05")
+    # Version 2, a 52-byte header and nothing after it; a checksum of zeros.
+    write("fuzz_record_decode", "header_only_zeros", b"\x02" + b"\0" * 51)
+    write("fuzz_record_decode", "short", b"\x02\x00\x05")
 
 
 def main():
