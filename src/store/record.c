@@ -1,7 +1,7 @@
 #include "store/record.h"
 
 #include <string.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 static void put_le16(uint8_t *p, uint16_t v)
 {
@@ -44,14 +44,8 @@ static uint64_t get_le64(const uint8_t *p)
 
 static uint32_t record_crc(const uint8_t *rec, size_t len)
 {
-    uLong crc = crc32(0L, rec, 48);
-    /* zlib takes uInt lengths: records are at most a few MiB, but be exact. */
-    for (size_t off = SL_RECORD_HEADER_SIZE; off < len;) {
-        size_t n = len - off > (size_t)1 << 30 ? (size_t)1 << 30 : len - off;
-        crc = crc32(crc, rec + off, (uInt)n);
-        off += n;
-    }
-    return (uint32_t)crc;
+    uint32_t crc = libdeflate_crc32(0, rec, 48);
+    return libdeflate_crc32(crc, rec + SL_RECORD_HEADER_SIZE, len - SL_RECORD_HEADER_SIZE);
 }
 
 size_t sl_record_size(size_t stream_len, const struct sl_new_event *ev)
