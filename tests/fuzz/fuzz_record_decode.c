@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "api/event_json.h"
 #include "connectors/records.h"
@@ -117,11 +116,24 @@ static void check_sink_record(const struct sl_event *ev)
     sl_record_batch_free(&batch);
 }
 
-/* The checksum field of a record of `len` bytes: zlib's CRC-32 of every byte but its own. */
+/* CRC-32 as zlib computes it (reflected, polynomial 0xEDB88320), bit by bit: a reference written
+ * apart from the store's. `crc` is the value so far, 0 to start. */
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+/* The checksum field of a record of `len` bytes: the CRC-32 of every byte but its own. */
 static uint32_t record_crc(const uint8_t *rec, size_t len)
 {
-    uLong crc = crc32(0L, rec, CRC_OFFSET);
-    return (uint32_t)crc32(crc, rec + SL_RECORD_HEADER_SIZE, (uInt)(len - SL_RECORD_HEADER_SIZE));
+    uint32_t crc = crc32_update(0, rec, CRC_OFFSET);
+    return crc32_update(crc, rec + SL_RECORD_HEADER_SIZE, len - SL_RECORD_HEADER_SIZE);
 }
 
 static uint32_t get_le32(const uint8_t *p)
