@@ -6,7 +6,7 @@ LISTEN     ?= 127.0.0.1:2113
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: setup build build-test run test unit blackbox grpc bench clean format lint
+.PHONY: setup build build-test run test unit blackbox grpc reliability bench clean format lint
 
 setup:
 	@scripts/setup
@@ -32,7 +32,11 @@ blackbox: build-test
 grpc: build-test
 	SLUICE_BIN=$(abspath $(TEST_BUILD))/sluice SLUICE_GRPC_REPORTER=dot tests/grpc/run
 
-test: unit blackbox grpc
+# Crash loops, disk faults, corruption, sink faults, isolation (short settings; see docs/reliability.md).
+reliability: build-test
+	SLUICE_BIN=$(abspath $(TEST_BUILD))/sluice $(PYTHON) -m pytest -q tests/reliability
+
+test: unit blackbox grpc reliability fuzz-smoke
 
 bench: build
 	bench/append

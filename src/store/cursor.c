@@ -95,6 +95,13 @@ enum sl_code sl_cursor_next(struct sl_cursor *cur, size_t max, int wait_ms, cons
             sl_store_end_read(cur->store, txn);
             if (code == SL_OK)
                 code = sl_read_result_finish(&cur->batch, err);
+            if (code && cur->batch.count > 0) {
+                /* Deliver the intact events before a damaged one; the next call reports it. */
+                cur->position = cur->batch.events[cur->batch.count - 1].position;
+                *events = cur->batch.events;
+                *n = cur->batch.count;
+                return SL_OK;
+            }
             if (code)
                 return code;
             cur->position = last;

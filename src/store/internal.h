@@ -74,6 +74,7 @@ struct sl_store {
         _Atomic uint64_t commits, writes, events_written, write_errors, map_resizes, max_batch,
             commit_us_total;
         _Atomic bool last_commit_failed;
+        _Atomic bool is_broken; /* LMDB panicked: only a restart recovers */
     } stats;
 };
 

@@ -95,7 +95,9 @@ static enum sl_code open_tables(struct sl_store *store, struct sl_error *err)
  * each record's checksum as well. */
 #define TAIL_RECORDS_CHECKED 10000
 
-static enum sl_code sl_store_check(struct sl_store *store, struct sl_error *err)
+/* Before any page is read: a file shorter than its last page would fault
+ * (SIGBUS) on the first access past its end. */
+static enum sl_code check_file_size(struct sl_store *store, struct sl_error *err)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/data.mdb", store->data_dir);
@@ -112,7 +114,26 @@ static enum sl_code sl_store_check(struct sl_store *store, struct sl_error *err)
                          "%s is truncated: it has %lld bytes but its last page ends at byte %llu; restore it from a "
                          "backup",
                          path, (long long)fs.st_size, (unsigned long long)needed);
+    return SL_OK;
+}
 
+/* A data file that exists but is empty was truncated: LMDB would silently
+ * start a new store in it. */
+static enum sl_code check_not_emptied(const char *data_dir, struct sl_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/data.mdb", data_dir);
+    struct stat fs;
+    if (stat(path, &fs) == 0 && fs.st_size == 0)
+        return sl_errorf(err, SL_E_CORRUPT, "%s is empty: the store was truncated; restore it from a backup, or "
+                                            "remove the file to start a new store", path);
+    return SL_OK;
+}
+
+static enum sl_code sl_store_check(struct sl_store *store, struct sl_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/data.mdb", store->data_dir);
     MDB_txn *txn;
     enum sl_code code = sl_store_begin_read(store, &txn, err);
     if (code)
@@ -148,6 +169,9 @@ enum sl_code sl_store_open(const struct sl_store_options *opts, struct sl_store 
     if (code)
         return code;
 
+    code = check_not_emptied(opts->data_dir, err);
+    if (code)
+        return code;
     struct sl_store *store = calloc(1, sizeof(*store));
     if (store == NULL)
         return sl_errorf(err, SL_E_NOMEM, "out of memory opening the store");
@@ -192,7 +216,9 @@ enum sl_code sl_store_open(const struct sl_store_options *opts, struct sl_store 
     mdb_env_info(store->env, &info);
     store->map_size = info.me_mapsize;
 
-    code = open_tables(store, err);
+    code = check_file_size(store, err);
+    if (code == SL_OK)
+        code = open_tables(store, err);
     if (code == SL_OK)
         code = sl_store_check(store, err);
     if (code)
@@ -472,6 +498,7 @@ void sl_store_get_stats(const struct sl_store *store, struct sl_store_stats *out
     out->max_batch = atomic_load(&s->stats.max_batch);
     out->commit_us_total = atomic_load(&s->stats.commit_us_total);
     out->last_commit_failed = atomic_load(&s->stats.last_commit_failed);
+    out->is_broken = atomic_load(&s->stats.is_broken);
     out->head = atomic_load(&s->head);
     out->map_size = s->map_size;
 }

@@ -57,8 +57,10 @@ enum sl_code sl_read_result_finish(struct sl_read_result *r, struct sl_error *er
     for (size_t i = 0; i < r->count; i++) {
         enum sl_code code = sl_record_decode(r->raw.data + r->spans[2 * i], r->spans[2 * i + 1],
                                              r->events[i].position, &r->events[i], err);
-        if (code)
+        if (code) {
+            r->count = i; /* the intact events before the damaged one stay usable */
             return code;
+        }
     }
     return SL_OK;
 }
@@ -96,6 +98,12 @@ enum sl_code sl_store_scan_log(MDB_txn *txn, const struct sl_store *store, uint6
         if (filter) {
             struct sl_event ev;
             code = sl_record_decode(v.mv_data, v.mv_size, pos, &ev, err);
+            if (code && r->count > 0) {
+                /* Hand out what came before; the next scan meets the damage first. */
+                code = SL_OK;
+                *more = true;
+                break;
+            }
             if (code)
                 break;
             if (!sl_filter_matches(filter, &ev)) {
@@ -191,7 +199,8 @@ static enum sl_code open_stream(MDB_txn *txn, const struct sl_store *store, cons
     return SL_OK;
 }
 
-static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, const struct stream_row *row,
+static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, const char *name, size_t name_len,
+                                   const struct stream_row *row,
                                    int64_t from, bool backwards, size_t count, int64_t first,
                                    int64_t min_created, struct sl_read_result *out, struct sl_error *err)
 {
@@ -229,12 +238,25 @@ static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, c
         uint64_t pos = sl_get_be64(v.mv_data);
         MDB_val ek = {v.mv_size, v.mv_data}, rec;
         rc = mdb_get(txn, store->events, &ek, &rec);
+        if (rc == MDB_NOTFOUND) {
+            code = sl_errorf(err, SL_E_CORRUPT,
+                             "the stream index is damaged: revision %lld points at position %llu, which is missing",
+                             (long long)rev, (unsigned long long)pos);
+            break;
+        }
         if (rc)
             break;
         struct sl_event ev;
         code = sl_record_decode(rec.mv_data, rec.mv_size, pos, &ev, err);
         if (code)
             break;
+        if (ev.revision != rev || ev.stream_len != name_len || memcmp(ev.stream, name, name_len) != 0) {
+            code = sl_errorf(err, SL_E_CORRUPT,
+                             "the stream index is damaged: revision %lld points at position %llu, which holds "
+                             "another event",
+                             (long long)rev, (unsigned long long)pos);
+            break;
+        }
         if (ev.created_us < min_created) {
             if (backwards)
                 break; /* everything before is older still */
@@ -279,7 +301,7 @@ enum sl_code sl_store_read_stream(struct sl_store *store, const char *stream, si
             lim.max_age_s > 0 && lim.max_age_s < now / 1000000 ? now - lim.max_age_s * 1000000 : INT64_MIN;
         out->last_revision = row.last_revision;
         if (code == SL_OK)
-            code = collect_stream(txn, store, &row, from, backwards, count, first_visible(&row, &lim),
+            code = collect_stream(txn, store, stream, stream_len, &row, from, backwards, count, first_visible(&row, &lim),
                                   min_created, out, err);
     }
     sl_store_end_read(store, txn);

@@ -9,7 +9,8 @@
 void sl_read_result_reset(struct sl_read_result *r);
 /* Copies one record into the result (decoded later by _finish). False on OOM. */
 bool sl_read_result_add(struct sl_read_result *r, uint64_t pos, const void *rec, size_t len);
-/* Decodes every copied record into r->events. */
+/* Decodes every copied record into r->events. On a damaged record it returns
+ * the error and leaves r->count at the intact events before it. */
 enum sl_code sl_read_result_finish(struct sl_read_result *r, struct sl_error *err);
 
 /* Scans the log from `from` (forwards: >= from; backwards: < from, or from the

@@ -224,6 +224,7 @@ struct sl_store_stats {
     uint64_t max_batch; /* most operations in one commit */
     uint64_t commit_us_total;
     bool last_commit_failed; /* the disk refused the last commit (full or I/O error) */
+    bool is_broken;          /* the environment panicked after a failed write: restart the process */
 };
 void sl_store_get_stats(const struct sl_store *store, struct sl_store_stats *out);
 

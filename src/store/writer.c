@@ -605,6 +605,8 @@ static void commit_batch(struct sl_store *store, struct sl_write *list)
             mdb_txn_abort(b.txn);
             if (b.mdb_failure == MDB_MAP_FULL && grow_map(store))
                 continue;
+            if (b.mdb_failure == MDB_PANIC)
+                atomic_store(&store->stats.is_broken, true);
             fail_batch(list, b.mdb_failure, "cannot write");
             atomic_store(&store->stats.last_commit_failed, true);
             break;
@@ -613,6 +615,8 @@ static void commit_batch(struct sl_store *store, struct sl_write *list)
         rc = mdb_txn_commit(b.txn);
         if (rc == MDB_MAP_FULL && grow_map(store))
             continue;
+        if (rc == MDB_PANIC)
+            atomic_store(&store->stats.is_broken, true);
         if (rc) {
             sl_error("store", "commit failed: %s", mdb_strerror(rc));
             fail_batch(list, rc, "cannot commit");
@@ -643,11 +647,44 @@ static void commit_batch(struct sl_store *store, struct sl_write *list)
     }
 }
 
+/* While the disk refuses commits, a small write to the `meta` table once a
+ * second tells when it works again, so readiness recovers without waiting
+ * for a client's append. */
+static void probe_disk(struct sl_store *store)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(store->env, NULL, 0, &txn) != 0)
+        return;
+    uint8_t val[8];
+    sl_put_be64(val, (uint64_t)sl_now_us());
+    MDB_val k = {strlen("disk-probe"), "disk-probe"}, v = {sizeof(val), val};
+    int rc = mdb_put(txn, store->meta, &k, &v, 0);
+    rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+    if (rc == MDB_PANIC)
+        atomic_store(&store->stats.is_broken, true);
+    if (rc == 0) {
+        atomic_store(&store->stats.last_commit_failed, false);
+        sl_info("store", "the disk accepts commits again");
+    }
+}
+
 void *sl_store_writer_main(void *arg)
 {
     struct sl_store *store = arg;
     for (;;) {
         pthread_mutex_lock(&store->queue_mutex);
+        while (store->queue_head == NULL && !store->stopping && atomic_load(&store->stats.last_commit_failed) &&
+               !atomic_load(&store->stats.is_broken)) {
+            struct timespec t;
+            clock_gettime(CLOCK_REALTIME, &t);
+            t.tv_sec += 1;
+            if (pthread_cond_timedwait(&store->queue_cond, &store->queue_mutex, &t) == ETIMEDOUT &&
+                store->queue_head == NULL) {
+                pthread_mutex_unlock(&store->queue_mutex);
+                probe_disk(store);
+                pthread_mutex_lock(&store->queue_mutex);
+            }
+        }
         while (store->queue_head == NULL && !store->stopping)
             pthread_cond_wait(&store->queue_cond, &store->queue_mutex);
         struct sl_write *list = store->queue_head;

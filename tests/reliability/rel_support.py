@@ -91,12 +91,16 @@ class EnvServer(Server):
 
 
 def rss_kib(pid):
-    """The resident set size of a process, from /proc/<pid>/status (KiB)."""
+    """The resident memory of a process from /proc/<pid>/status, in KiB: {"VmRSS", "RssAnon", "RssFile"}.
+    RssFile counts the pages of data.mdb mapped in by reads; RssAnon is the heap and the stacks."""
+    out = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for pid {pid}")
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "RssAnon", "RssFile"):
+                out[name] = int(value.split()[0])
+    assert "VmRSS" in out, f"no VmRSS for pid {pid}"
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -161,8 +161,8 @@ NOT_RETRYABLE = [400, 401, 404, 409, 413]
 @pytest.mark.parametrize("status", [
     pytest.param(200, marks=covered("(every test: the receiver answers 200 by default)")),
     pytest.param(201, marks=covered("test_every_2xx_answer_is_a_delivery[201]")),
+    pytest.param(202, marks=covered("test_every_2xx_answer_is_a_delivery[202]")),
     pytest.param(204, marks=covered("test_every_2xx_answer_is_a_delivery[204]")),
-    202,
 ])
 def test_a_2xx_answer_is_a_delivery_and_is_never_retried(case_factory, status):
     c = case_factory()
