@@ -78,6 +78,10 @@ struct sl_store {
     } stats;
 };
 
+/* Creates and opens the LMDB environment of `store->data_dir` and its tables
+ * (also used to reopen it after an LMDB panic, under the exclusive lock). */
+enum sl_code sl_store_open_env(struct sl_store *store, struct sl_error *err);
+
 /* A read-only transaction with the resize lock held shared. */
 enum sl_code sl_store_begin_read(struct sl_store *store, MDB_txn **txn, struct sl_error *err);
 void sl_store_end_read(struct sl_store *store, MDB_txn *txn);

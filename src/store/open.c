@@ -160,6 +160,34 @@ static enum sl_code sl_store_check(struct sl_store *store, struct sl_error *err)
     return code;
 }
 
+enum sl_code sl_store_open_env(struct sl_store *store, struct sl_error *err)
+{
+    int rc = mdb_env_create(&store->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(store->env, 8);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(store->env, 1024);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(store->env, atomic_load(&store->map_size));
+    /* MDB_NOTLS: read transactions are tied to the transaction, not the thread,
+     * so any thread may read. Commits fsync (no MDB_NOSYNC): durability first. */
+    if (rc == 0)
+        rc = mdb_env_open(store->env, store->data_dir, MDB_NOTLS, 0644);
+    if (rc) {
+        enum sl_code code = sl_store_mdb_error(err, rc, "cannot open the store");
+        return sl_errorf(err, code, "cannot open the store in %s: %s", store->data_dir, mdb_strerror(rc));
+    }
+    /* The map may have been grown by an earlier run: use the file's size. */
+    MDB_envinfo info;
+    mdb_env_info(store->env, &info);
+    atomic_store(&store->map_size, info.me_mapsize);
+
+    enum sl_code code = check_file_size(store, err);
+    if (code == SL_OK)
+        code = open_tables(store, err);
+    return code;
+}
+
 enum sl_code sl_store_open(const struct sl_store_options *opts, struct sl_store **out, struct sl_error *err)
 {
     *out = NULL;
@@ -195,36 +223,13 @@ enum sl_code sl_store_open(const struct sl_store_options *opts, struct sl_store 
     pthread_cond_init(&store->head_cond, &cattr);
     pthread_condattr_destroy(&cattr);
 
-    int rc = mdb_env_create(&store->env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(store->env, 8);
-    if (rc == 0)
-        rc = mdb_env_set_maxreaders(store->env, 1024);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(store->env, store->map_size);
-    /* MDB_NOTLS: read transactions are tied to the transaction, not the thread,
-     * so any thread may read. Commits fsync (no MDB_NOSYNC): durability first. */
-    if (rc == 0)
-        rc = mdb_env_open(store->env, store->data_dir, MDB_NOTLS, 0644);
-    if (rc) {
-        code = sl_store_mdb_error(err, rc, "cannot open the store");
-        sl_errorf(err, code, "cannot open the store in %s: %s", store->data_dir, mdb_strerror(rc));
-        goto fail;
-    }
-    /* The map may have been grown by an earlier run: use the file's size. */
-    MDB_envinfo info;
-    mdb_env_info(store->env, &info);
-    store->map_size = info.me_mapsize;
-
-    code = check_file_size(store, err);
-    if (code == SL_OK)
-        code = open_tables(store, err);
+    code = sl_store_open_env(store, err);
     if (code == SL_OK)
         code = sl_store_check(store, err);
     if (code)
         goto fail;
 
-    rc = pthread_create(&store->writer, NULL, sl_store_writer_main, store);
+    int rc = pthread_create(&store->writer, NULL, sl_store_writer_main, store);
     if (rc) {
         code = sl_errorf(err, SL_E_INTERNAL, "cannot start the writer thread: %s", strerror(rc));
         goto fail;
@@ -272,6 +277,10 @@ void sl_store_close(struct sl_store *store)
 enum sl_code sl_store_begin_read(struct sl_store *store, MDB_txn **txn, struct sl_error *err)
 {
     pthread_rwlock_rdlock(&store->resize_lock);
+    if (store->env == NULL) {
+        pthread_rwlock_unlock(&store->resize_lock);
+        return sl_errorf(err, SL_E_IO, "the store is being reopened after a failed write");
+    }
     int rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, txn);
     if (rc) {
         pthread_rwlock_unlock(&store->resize_lock);

@@ -567,6 +567,8 @@ static void fail_batch(struct sl_write *list, int rc, const char *what)
     }
 }
 
+static bool reopen_env(struct sl_store *store);
+
 static void commit_batch(struct sl_store *store, struct sl_write *list)
 {
     size_t n_ops = 0;
@@ -575,8 +577,16 @@ static void commit_batch(struct sl_store *store, struct sl_write *list)
                           .next_stream_id = store->next_stream_id,
                           .created_us = sl_now_us()};
         n_ops = 0;
+        if ((store->env == NULL || atomic_load(&store->stats.is_broken)) && !reopen_env(store)) {
+            fail_batch(list, MDB_PANIC, "the store is recovering from a failed write");
+            break;
+        }
         int rc = mdb_txn_begin(store->env, NULL, 0, &b.txn);
         if (rc) {
+            /* A commit that failed may have left LMDB panicked: only reopening helps. */
+            if (rc == MDB_PANIC)
+                atomic_store(&store->stats.is_broken, true);
+            atomic_store(&store->stats.last_commit_failed, true);
             fail_batch(list, rc, "cannot begin a write");
             break;
         }
@@ -650,10 +660,41 @@ static void commit_batch(struct sl_store *store, struct sl_write *list)
 /* While the disk refuses commits, a small write to the `meta` table once a
  * second tells when it works again, so readiness recovers without waiting
  * for a client's append. */
+/* LMDB refuses every transaction after a failed meta-page write (MDB_PANIC)
+ * until the environment is opened again. No transaction is open while the
+ * writer holds the lock exclusively, so it can reopen it in place. */
+static bool reopen_env(struct sl_store *store)
+{
+    pthread_rwlock_wrlock(&store->resize_lock);
+    mdb_env_close(store->env);
+    store->env = NULL;
+    struct sl_error err = {0};
+    enum sl_code code = sl_store_open_env(store, &err);
+    if (code != SL_OK && store->env) {
+        mdb_env_close(store->env);
+        store->env = NULL;
+    }
+    pthread_rwlock_unlock(&store->resize_lock);
+    if (code != SL_OK) {
+        sl_warn("store", "cannot reopen the store yet: %s", err.message);
+        return false;
+    }
+    atomic_store(&store->stats.is_broken, false);
+    sl_info("store", "reopened the store after a failed write");
+    return true;
+}
+
 static void probe_disk(struct sl_store *store)
 {
+    if (atomic_load(&store->stats.is_broken) && !reopen_env(store))
+        return;
+    if (store->env == NULL)
+        return;
     MDB_txn *txn;
-    if (mdb_txn_begin(store->env, NULL, 0, &txn) != 0)
+    int begun = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (begun == MDB_PANIC)
+        atomic_store(&store->stats.is_broken, true);
+    if (begun != 0)
         return;
     uint8_t val[8];
     sl_put_be64(val, (uint64_t)sl_now_us());
@@ -673,8 +714,7 @@ void *sl_store_writer_main(void *arg)
     struct sl_store *store = arg;
     for (;;) {
         pthread_mutex_lock(&store->queue_mutex);
-        while (store->queue_head == NULL && !store->stopping && atomic_load(&store->stats.last_commit_failed) &&
-               !atomic_load(&store->stats.is_broken)) {
+        while (store->queue_head == NULL && !store->stopping && atomic_load(&store->stats.last_commit_failed)) {
             struct timespec t;
             clock_gettime(CLOCK_REALTIME, &t);
             t.tv_sec += 1;
