@@ -36,7 +36,7 @@ grpc: build-test
 reliability: build-test
 	SLUICE_BIN=$(abspath $(TEST_BUILD))/sluice $(PYTHON) -m pytest -q tests/reliability
 
-test: unit blackbox grpc reliability fuzz-smoke
+test: unit blackbox grpc fuzz-smoke reliability
 
 bench: build
 	bench/append
