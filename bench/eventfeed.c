@@ -281,7 +281,25 @@ static bool pconn_send(struct paced *p, struct pconn *c, long seq)
     return pconn_flush(p, c);
 }
 
-/* Sends every due event that an idle connection can take. */
+/* Connects c (non-blocking once connected) and watches it. */
+static bool pconn_open(struct paced *p, struct pconn *c)
+{
+    c->fd = cb_connect(&p->o->url);
+    if (c->fd < 0) {
+        fprintf(stderr, "eventfeed: cannot connect to %s:%s: %s\n", p->o->url.host, p->o->url.port,
+                strerror(errno));
+        return false;
+    }
+    fcntl(c->fd, F_SETFL, O_NONBLOCK);
+    c->in.len = 0;
+    c->has_epollout = false;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(p->ep, EPOLL_CTL_ADD, c->fd, &ev);
+    return true;
+}
+
+/* Sends every due event that an idle connection can take; a connection the
+ * server closed while idle (its idle or header timeout) is opened again. */
 static bool dispatch(struct paced *p)
 {
     int64_t now = cb_now_us();
@@ -289,7 +307,11 @@ static bool dispatch(struct paced *p)
         p->next_due++;
     for (int i = 0; i < p->o->connections && p->next_send < p->next_due; i++) {
         struct pconn *c = &p->conns[i];
-        if (!c->is_busy && !pconn_send(p, c, p->next_send++))
+        if (c->is_busy)
+            continue;
+        if (c->fd < 0 && !pconn_open(p, c))
+            return false;
+        if (!pconn_send(p, c, p->next_send++))
             return false;
     }
     return true;
@@ -305,6 +327,12 @@ static bool pconn_read(struct paced *p, struct pconn *c)
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
+        if (n == 0 && !c->is_busy && c->in.len == 0) {
+            epoll_ctl(p->ep, EPOLL_CTL_DEL, c->fd, NULL);
+            close(c->fd);
+            c->fd = -1;
+            return true;
+        }
         if (n <= 0)
             return false;
         c->in.len += (size_t)n;
@@ -410,15 +438,8 @@ static int paced(const struct options *o)
     for (int i = 0; i < o->connections; i++) {
         struct pconn *c = &p.conns[i];
         sl_buf_init(&c->out);
-        c->fd = cb_connect(&o->url);
-        if (c->fd < 0) {
-            fprintf(stderr, "eventfeed: cannot connect to %s:%s: %s\n", o->url.host, o->url.port,
-                    strerror(errno));
+        if (!pconn_open(&p, c))
             return 1;
-        }
-        fcntl(c->fd, F_SETFL, O_NONBLOCK);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        epoll_ctl(p.ep, EPOLL_CTL_ADD, c->fd, &ev);
     }
 
     p.start_us = cb_now_us() + 100000;
@@ -457,7 +478,8 @@ static int paced(const struct options *o)
     }
     int64_t end_us = cb_now_us();
     for (int i = 0; i < o->connections; i++) {
-        close(p.conns[i].fd);
+        if (p.conns[i].fd >= 0)
+            close(p.conns[i].fd);
         sl_buf_free(&p.conns[i].out);
         cb_inbuf_free(&p.conns[i].in);
     }
