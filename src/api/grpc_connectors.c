@@ -894,9 +894,7 @@ void sl_api_grpc_connectors(struct sl_api *api, struct sl_grpc_call *call)
         if (call->path && strcmp(call->path, methods[i].path) == 0)
             method = &methods[i];
     if (method == NULL) {
-        char message[300];
-        snprintf(message, sizeof(message), "Method %.256s is not implemented", call->path ? call->path : "");
-        sl_api_grpc_finish(call, SL_GRPC_UNIMPLEMENTED, message, NULL, 0);
+        sl_api_grpc_unknown_method(call);
         return;
     }
     if (api->connectors == NULL) {

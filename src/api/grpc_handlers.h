@@ -19,6 +19,8 @@
 
 void sl_api_grpc_features(struct sl_api *api,
                           struct sl_grpc_call *call); /* ServerFeatures/GetSupportedMethods */
+/* Ends a call whose method path this server does not serve: UNIMPLEMENTED. */
+void sl_api_grpc_unknown_method(struct sl_grpc_call *call);
 void sl_api_grpc_append(struct sl_api *api, struct sl_grpc_call *call);       /* Streams/Append */
 void sl_api_grpc_batch_append(struct sl_api *api, struct sl_grpc_call *call); /* Streams/BatchAppend */
 void sl_api_grpc_read(struct sl_api *api, struct sl_grpc_call *call);         /* Streams/Read */

@@ -46,7 +46,12 @@ void sl_api_grpc_handle(struct sl_grpc_call *call, void *arg)
             return;
         }
     }
+    sl_api_grpc_unknown_method(call);
+}
+
+void sl_api_grpc_unknown_method(struct sl_grpc_call *call)
+{
     char message[300];
-    snprintf(message, sizeof(message), "Method %.256s is not implemented", call->path ? call->path : "");
+    snprintf(message, sizeof(message), "Method %.256s is not served by sluice", call->path ? call->path : "");
     sl_api_grpc_finish(call, SL_GRPC_UNIMPLEMENTED, message, NULL, 0);
 }
