@@ -1,15 +1,15 @@
 /* http.c: the HTTP sink (`http-sink`): each record, or each batch of records,
- * becomes one HTTP request on a kept-alive connection.
+ * becomes one HTTP/1.1 request on a kept-alive connection (sinks/http_wire.h).
  *
- * One libcurl easy handle per sink instance, driven by a private multi handle
- * so that a waiting request looks at `*cancel` every HTTP_POLL_MS and the
- * connection stays in the multi handle's cache between requests. Redirects
- * are not followed: a 3xx is a configuration error, reported as such.
+ * This file turns records into requests (URL templates, the request head,
+ * batch bodies) and answers into outcomes (the status table). Redirects are
+ * not followed: a 3xx is a configuration error, reported as such.
  *
  * Headers are made safe for the wire: a name's characters that HTTP does not
  * allow become `_`, and control characters in a value become spaces, so event
  * metadata can never inject a header. Default headers never replace a header
- * the record or the sink sets (Content-Type, Authorization, esdb-*). */
+ * the record or the sink sets (Content-Type, Authorization, esdb-*), and never
+ * the ones that frame the request (Host, Content-Length, Transfer-Encoding...). */
 #include "sinks/http.h"
 
 #include <curl/curl.h>
@@ -22,12 +22,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include "sinks/http_wire.h"
 #include "util/buf.h"
 #include "util/codec.h"
 #include "util/version.h"
 
-#define HTTP_POLL_MS 50      /* how often a waiting request looks at *cancel */
-#define HTTP_SNIPPET_MAX 120 /* bytes of a response body quoted in an error */
 #define DEFAULT_HEADERS "defaultHeaders:"
 
 /* clang-format off */
@@ -62,26 +61,19 @@ static const struct {
 };
 
 struct http_sink {
-    CURL *curl;
-    CURLM *multi;
+    struct sl_http_wire *wire;
     char *url_template;
     bool has_templates;
     char method[8];
     char *auth_value; /* "Basic ..." or "Bearer ...", NULL without authentication */
     struct sl_header *defaults;
     size_t n_defaults;
-    long timeout_ms;
     size_t max_records;
     size_t max_bytes;
     int64_t max_delay_ms;
 
     /* Per request. */
-    struct sl_buf url, next_url, scratch, body, line;
-    const _Atomic bool *cancel;
-    int64_t retry_after_ms;
-    char snippet[HTTP_SNIPPET_MAX + 1];
-    size_t snippet_len;
-    char errbuf[CURL_ERROR_SIZE];
+    struct sl_buf url, next_url, scratch, body, head, origin;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -112,78 +104,171 @@ static bool is_token_char(unsigned char c)
            (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-/* Appends `name: value` to `*list`, made safe for the wire (see the top of
- * the file). An empty value is sent as `name:` (curl's `name;` form). */
-static bool add_header(struct http_sink *h, struct curl_slist **list, const char *name, const char *value)
-{
-    struct sl_buf *b = &h->line;
-    sl_buf_reset(b);
-    for (const char *p = name; *p; p++)
-        sl_buf_putc(b, is_token_char((unsigned char)*p) ? *p : '_');
-    if (value[0] == '\0') {
-        sl_buf_putc(b, ';');
-    } else {
-        sl_buf_puts(b, ": ");
-        for (const char *p = value; *p; p++)
-            sl_buf_putc(b, ((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f ? ' ' : *p);
-    }
-    if (b->failed)
-        return false;
-    struct curl_slist *grown = curl_slist_append(*list, b->data);
-    if (grown == NULL)
-        return false;
-    *list = grown;
-    return true;
-}
+/* Headers that frame the request or the connection: the sink writes them, and
+ * a default header may not change them. */
+static const char *const framing_headers[] = {
+    "Host",    "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE",
+    "Trailer", "Expect",         "Proxy-Connection",  NULL};
 
-/* Whether `list` already holds a header named `name` (ignoring case). */
-static bool has_header(const struct curl_slist *list, const char *name)
+static bool is_framing_header(const char *name)
 {
-    size_t n = strlen(name);
-    for (; list; list = list->next)
-        if (strncasecmp(list->data, name, n) == 0 && (list->data[n] == ':' || list->data[n] == ';'))
+    for (const char *const *f = framing_headers; *f; f++)
+        if (strcasecmp(name, *f) == 0)
             return true;
     return false;
 }
 
-/* The headers of one request: for one record (`rec`), its content type and
- * headers; for a batch (`rec` NULL), the JSON content type and the batch size.
- * Then authentication, and the default headers not already set. NULL on OOM. */
-static struct curl_slist *request_headers(struct http_sink *h, const struct sl_sink_record *rec,
-                                          size_t batch_n)
+/* Appends `name: value` and CRLF to h->head, made safe for the wire (see the
+ * top of the file). Clean runs are copied whole: most headers need no change. */
+static void put_header(struct http_sink *h, const char *name, const char *value)
 {
-    struct curl_slist *list = NULL;
-    bool ok = true;
+    struct sl_buf *b = &h->head;
+    for (const char *p = name; *p; p++)
+        sl_buf_putc(b, is_token_char((unsigned char)*p) ? *p : '_');
+    sl_buf_append(b, ": ", 2);
+    const char *run = value;
+    for (const char *p = value;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\0' || (c < 0x20 && c != '\t') || c == 0x7f) {
+            sl_buf_append(b, run, (size_t)(p - run));
+            if (c == '\0')
+                break;
+            sl_buf_putc(b, ' ');
+            run = p + 1;
+        }
+    }
+    sl_buf_append(b, "\r\n", 2);
+}
+
+/* Whether h->head, from `from` on, holds a header named `name` (ignoring case). */
+static bool has_header(const struct http_sink *h, size_t from, const char *name)
+{
+    size_t n = strlen(name);
+    const char *end = h->head.data + h->head.len;
+    for (const char *line = h->head.data + from; line < end;) {
+        if ((size_t)(end - line) > n && strncasecmp(line, name, n) == 0 && line[n] == ':')
+            return true;
+        const char *next = memchr(line, '\n', (size_t)(end - line));
+        if (next == NULL)
+            break;
+        line = next + 1;
+    }
+    return false;
+}
+
+/* Splits h->url into the origin (into h->origin: scheme://host[:port],
+ * without credentials), the authority for the Host header and the path with
+ * its query. */
+struct url_parts {
+    const char *authority, *path;
+    size_t authority_len, path_len;
+    bool has_credentials;
+};
+
+static void split_url(struct http_sink *h, struct url_parts *u)
+{
+    const char *url = h->url.data;
+    const char *sep = strstr(url, "://");
+    const char *auth = sep ? sep + 3 : url;
+    size_t auth_len = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', auth_len);
+    u->has_credentials = at != NULL;
+    u->authority = at ? at + 1 : auth;
+    u->authority_len = auth_len - (size_t)(u->authority - auth);
+    u->path = auth + auth_len;
+    u->path_len = strcspn(u->path, "#");
+    sl_buf_reset(&h->origin);
+    sl_buf_append(&h->origin, url, (size_t)(auth - url));
+    sl_buf_append(&h->origin, u->authority, u->authority_len);
+}
+
+/* "Basic base64(user:password)" from credentials written in the URL, as a
+ * browser or curl would send them; NULL when there are none or on OOM. */
+/* "Basic base64(user:password)", malloc'd; NULL on OOM. */
+static char *basic_credentials(const char *user, const char *password)
+{
+    struct sl_buf pair, b;
+    sl_buf_init(&pair);
+    sl_buf_init(&b);
+    sl_buf_printf(&pair, "%s:%s", user, password);
+    sl_buf_puts(&b, "Basic ");
+    size_t at = b.len;
+    sl_buf_json_base64(&b, pair.data, pair.len);
+    char *value = NULL;
+    if (!pair.failed && !b.failed) {
+        /* Unquote what sl_buf_json_base64 wrote. */
+        memmove(b.data + at, b.data + at + 1, b.len - at - 2);
+        b.len -= 2;
+        b.data[b.len] = '\0';
+        value = sl_buf_steal(&b, NULL);
+    }
+    sl_buf_free(&pair);
+    sl_buf_free(&b);
+    return value;
+}
+
+static char *url_credentials(const char *url)
+{
+    CURLU *u = curl_url();
+    char *user = NULL, *password = NULL, *value = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) == CURLUE_OK) {
+        if (curl_url_get(u, CURLUPART_PASSWORD, &password, CURLU_URLDECODE) != CURLUE_OK)
+            password = NULL;
+        value = basic_credentials(user, password ? password : "");
+    }
+    curl_free(user);
+    curl_free(password);
+    curl_url_cleanup(u);
+    return value;
+}
+
+/* Writes into h->head the request for h->url carrying `body_len` bytes: for
+ * one record (`rec`), its content type and headers; for a batch (`rec` NULL),
+ * the JSON content type and the batch size. Then authentication, and the
+ * default headers not already set. False on OOM. */
+static bool build_head(struct http_sink *h, const struct sl_sink_record *rec, size_t batch_n, size_t body_len)
+{
+    struct url_parts u;
+    split_url(h, &u);
+    struct sl_buf *b = &h->head;
+    sl_buf_reset(b);
+    sl_buf_puts(b, h->method);
+    sl_buf_putc(b, ' ');
+    if (u.path_len == 0 || u.path[0] != '/')
+        sl_buf_putc(b, '/');
+    sl_buf_append(b, u.path, u.path_len);
+    sl_buf_append(b, " HTTP/1.1\r\nHost: ", 17);
+    sl_buf_append(b, u.authority, u.authority_len);
+    sl_buf_printf(b, "\r\nUser-Agent: sluice/" SL_VERSION "\r\nAccept: */*\r\nContent-Length: %zu\r\n",
+                  body_len);
+    size_t own = b->len;
     if (rec) {
         const char *ct = rec->content_type && rec->content_type[0] ? rec->content_type
                          : rec->is_json                            ? "application/json"
                                                                    : "application/octet-stream";
-        ok = add_header(h, &list, "Content-Type", ct);
-        for (size_t i = 0; ok && i < rec->n_headers; i++)
-            ok = add_header(h, &list, rec->headers[i].name,
-                            rec->headers[i].value ? rec->headers[i].value : "");
+        put_header(h, "Content-Type", ct);
+        for (size_t i = 0; i < rec->n_headers; i++)
+            put_header(h, rec->headers[i].name, rec->headers[i].value ? rec->headers[i].value : "");
     } else {
         char n[24];
         snprintf(n, sizeof(n), "%zu", batch_n);
-        ok = add_header(h, &list, "Content-Type", "application/json") &&
-             add_header(h, &list, "esdb-batch-size", n);
+        put_header(h, "Content-Type", "application/json");
+        put_header(h, "esdb-batch-size", n);
     }
-    if (ok && h->auth_value)
-        ok = add_header(h, &list, "Authorization", h->auth_value);
-    for (size_t i = 0; ok && i < h->n_defaults; i++)
-        if (!has_header(list, h->defaults[i].name))
-            ok = add_header(h, &list, h->defaults[i].name, h->defaults[i].value);
-    if (ok) {
-        /* No `Expect: 100-continue`: it costs a round trip (or a second) per large body. */
-        struct curl_slist *grown = curl_slist_append(list, "Expect:");
-        ok = grown != NULL;
-        list = grown ? grown : list;
+    if (h->auth_value) {
+        put_header(h, "Authorization", h->auth_value);
+    } else if (u.has_credentials) {
+        char *basic = url_credentials(h->url.data);
+        if (basic)
+            put_header(h, "Authorization", basic);
+        free(basic);
     }
-    if (!ok) {
-        curl_slist_free_all(list);
-        return NULL;
-    }
-    return list;
+    for (size_t i = 0; i < h->n_defaults; i++)
+        if (!is_framing_header(h->defaults[i].name) && !has_header(h, own, h->defaults[i].name))
+            put_header(h, h->defaults[i].name, h->defaults[i].value);
+    sl_buf_append(b, "\r\n", 2);
+    return !b->failed && !h->origin.failed;
 }
 
 /* ---- URL templates ---- */
@@ -337,115 +422,6 @@ static size_t build_batch(struct http_sink *h, const struct sl_sink_record *recs
 
 /* ---- one request ---- */
 
-/* Notes Retry-After (seconds or an HTTP-date) as milliseconds from now. */
-static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
-{
-    struct http_sink *h = arg;
-    size_t len = size * nitems;
-    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        /* A new response (after a 100 Continue, say): forget the last one's. */
-        h->retry_after_ms = -1;
-        h->snippet_len = 0;
-        return len;
-    }
-    static const char name[] = "Retry-After:";
-    if (len <= sizeof(name) - 1 || strncasecmp(line, name, sizeof(name) - 1) != 0)
-        return len;
-    char value[64];
-    size_t start = sizeof(name) - 1, end = len;
-    while (start < end && (line[start] == ' ' || line[start] == '\t'))
-        start++;
-    while (end > start && (line[end - 1] == '\r' || line[end - 1] == '\n' || line[end - 1] == ' '))
-        end--;
-    if (end - start >= sizeof(value))
-        return len;
-    memcpy(value, line + start, end - start);
-    value[end - start] = '\0';
-    int64_t seconds;
-    if (sl_parse_u63(value, end - start, &seconds)) {
-        h->retry_after_ms = seconds > INT64_MAX / 1000 ? INT64_MAX : seconds * 1000;
-    } else {
-        time_t when = curl_getdate(value, NULL);
-        if (when != (time_t)-1) {
-            time_t now = time(NULL);
-            h->retry_after_ms = when > now ? (int64_t)(when - now) * 1000 : 0;
-        }
-    }
-    return len;
-}
-
-/* Keeps the start of the response body, to quote it in an error. */
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct http_sink *h = arg;
-    size_t len = size * nmemb;
-    for (size_t i = 0; i < len && h->snippet_len < HTTP_SNIPPET_MAX; i++) {
-        unsigned char c = (unsigned char)data[i];
-        h->snippet[h->snippet_len++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-    }
-    h->snippet[h->snippet_len] = '\0';
-    return len;
-}
-
-/* Aborts the transfer (CURLE_ABORTED_BY_CALLBACK) once the caller cancels. */
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    struct http_sink *h = arg;
-    return is_cancelled(h->cancel) ? 1 : 0;
-}
-
-/* Runs the transfer set up on h->curl until it ends or `*cancel` becomes
- * true (`*cancelled`). The connection goes back to the multi handle's cache. */
-static CURLcode perform(struct http_sink *h, bool *cancelled)
-{
-    *cancelled = false;
-    CURLMcode mc = curl_multi_add_handle(h->multi, h->curl);
-    if (mc != CURLM_OK) {
-        snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_multi_strerror(mc));
-        return CURLE_FAILED_INIT;
-    }
-    CURLcode result = CURLE_FAILED_INIT;
-    for (;;) {
-        int running = 0;
-        mc = curl_multi_perform(h->multi, &running);
-        if (mc != CURLM_OK)
-            break;
-        bool is_done = false;
-        int left;
-        for (CURLMsg *msg; (msg = curl_multi_info_read(h->multi, &left)) != NULL;) {
-            if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->curl) {
-                result = msg->data.result;
-                is_done = true;
-            }
-        }
-        if (is_done || running == 0)
-            break;
-        if (is_cancelled(h->cancel)) {
-            *cancelled = true;
-            result = CURLE_ABORTED_BY_CALLBACK;
-            break;
-        }
-        mc = curl_multi_poll(h->multi, NULL, 0, HTTP_POLL_MS, NULL);
-        if (mc != CURLM_OK)
-            break;
-    }
-    if (mc != CURLM_OK)
-        snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_multi_strerror(mc));
-    curl_multi_remove_handle(h->multi, h->curl);
-    return result;
-}
-
-/* Errors that no retry will mend. */
-static bool is_permanent(CURLcode rc)
-{
-    return rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_NOT_BUILT_IN ||
-           rc == CURLE_BAD_FUNCTION_ARGUMENT;
-}
-
 /* Says why in res->error, cut to fit. */
 __attribute__((format(printf, 2, 3))) static void set_error(struct sl_sink_result *res, const char *fmt, ...)
 {
@@ -455,39 +431,34 @@ __attribute__((format(printf, 2, 3))) static void set_error(struct sl_sink_resul
     va_end(ap);
 }
 
-/* Sends `body` to h->url with `headers`, and says what came of it. */
-static void send_request(struct http_sink *h, const void *body, size_t len, struct curl_slist *headers,
+/* Sends h->head and `body` to h->origin, and says what came of it: the status
+ * table of the sink (2xx delivered; 408, 429, 5xx and no answer retried, with
+ * Retry-After honoured; anything else failed). */
+static void send_request(struct http_sink *h, const void *body, size_t len, const _Atomic bool *cancel,
                          struct sl_sink_result *res)
 {
     res->retry_after_ms = -1;
     res->error[0] = '\0';
-    h->errbuf[0] = '\0';
-    h->snippet_len = 0;
-    h->snippet[0] = '\0';
-    h->retry_after_ms = -1;
-
-    curl_easy_setopt(h->curl, CURLOPT_URL, h->url.data);
-    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body ? body : "");
-    bool cancelled;
-    CURLcode rc = perform(h, &cancelled);
-    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
-
+    struct sl_http_answer answer;
+    char why[200];
+    enum sl_http_exchange x = sl_http_wire_exchange(h->wire, h->origin.data, h->head.data, h->head.len,
+                                                    body ? body : "", len, cancel, &answer, why, sizeof(why));
     char url[160];
     display_url(h->url.data, url, sizeof(url));
-    if (cancelled || rc == CURLE_ABORTED_BY_CALLBACK) {
+    switch (x) {
+    case SL_HTTP_CANCELLED:
         res->outcome = SL_SINK_RETRY;
         set_error(res, "cancelled while sending to %s", url);
         return;
-    }
-    if (rc != CURLE_OK) {
-        res->outcome = is_permanent(rc) ? SL_SINK_FAILED : SL_SINK_RETRY;
-        set_error(res, "%s %s: %s", h->method, url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+    case SL_HTTP_FAILED:
+    case SL_HTTP_BAD_URL:
+        res->outcome = x == SL_HTTP_BAD_URL ? SL_SINK_FAILED : SL_SINK_RETRY;
+        set_error(res, "%s %s: %s", h->method, url, why);
         return;
+    case SL_HTTP_ANSWERED:
+        break;
     }
-    long status = 0;
-    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+    long status = answer.status;
     if (status >= 200 && status < 300) {
         res->outcome = SL_SINK_DELIVERED;
         return;
@@ -495,10 +466,10 @@ static void send_request(struct http_sink *h, const void *body, size_t len, stru
     bool is_transient = status == 408 || status == 429 || status >= 500 || status < 100;
     res->outcome = is_transient ? SL_SINK_RETRY : SL_SINK_FAILED;
     if (is_transient)
-        res->retry_after_ms = h->retry_after_ms;
+        res->retry_after_ms = answer.retry_after_ms;
     set_error(res, "HTTP %ld from %s%s%s%s", status, url,
               status >= 300 && status < 400 ? " (redirects are not followed)" : "",
-              h->snippet_len ? ": " : "", h->snippet);
+              answer.snippet_len ? ": " : "", answer.snippet);
 }
 
 /* Gives results[from..to) the outcome `r`. */
@@ -516,7 +487,6 @@ static void http_write(void *ctx, const struct sl_sink_record *records, size_t n
                        struct sl_sink_result *results, const _Atomic bool *cancel)
 {
     struct http_sink *h = ctx;
-    h->cancel = cancel;
     struct sl_sink_result r;
     size_t i = 0;
     while (i < n) {
@@ -529,34 +499,31 @@ static void http_write(void *ctx, const struct sl_sink_record *records, size_t n
         }
         expand_url(h, &records[i], &h->url);
         size_t count = 1;
-        struct curl_slist *headers;
         const void *body;
         size_t len;
+        bool ok;
         if (h->max_records > 1) {
             count = build_batch(h, records + i, n - i);
-            headers = request_headers(h, NULL, count);
             body = h->body.data;
             len = h->body.len;
+            ok = !h->body.failed && build_head(h, NULL, count, len);
         } else {
-            headers = request_headers(h, &records[i], 1);
             body = records[i].payload;
             len = records[i].payload_len;
+            ok = build_head(h, &records[i], 1, len);
         }
-        if (headers == NULL || h->url.failed || (h->max_records > 1 && h->body.failed)) {
-            curl_slist_free_all(headers);
+        if (!ok || h->url.failed) {
             r.outcome = SL_SINK_RETRY;
             set_error(&r, "out of memory building a request of %zu records", count);
             break;
         }
-        send_request(h, body, len, headers, &r);
-        curl_slist_free_all(headers);
+        send_request(h, body, len, cancel, &r);
         if (r.outcome != SL_SINK_DELIVERED)
             break;
         fill_results(results, i, i + count, &r);
         i += count;
     }
     fill_results(results, i, n, &r);
-    h->cancel = NULL;
 }
 
 /* ---- life cycle ---- */
@@ -567,10 +534,7 @@ static void http_destroy(void *ctx)
     struct http_sink *h = ctx;
     if (h == NULL)
         return;
-    if (h->multi)
-        curl_multi_cleanup(h->multi);
-    if (h->curl)
-        curl_easy_cleanup(h->curl);
+    sl_http_wire_free(h->wire);
     for (size_t i = 0; i < h->n_defaults; i++) {
         free((char *)h->defaults[i].name);
         free((char *)h->defaults[i].value);
@@ -582,7 +546,8 @@ static void http_destroy(void *ctx)
     sl_buf_free(&h->next_url);
     sl_buf_free(&h->scratch);
     sl_buf_free(&h->body);
-    sl_buf_free(&h->line);
+    sl_buf_free(&h->head);
+    sl_buf_free(&h->origin);
     free(h);
 }
 
@@ -609,41 +574,27 @@ static bool read_default_headers(struct http_sink *h, const struct sl_settings *
     return true;
 }
 
-/* "Basic base64(user:password)" or "Bearer token", or NULL with *ok true
- * when there is no authentication. */
+/* "Basic ..." or "Bearer token", or NULL with *ok true when there is no
+ * authentication. */
 static char *auth_value(const struct sl_settings *s, bool *ok)
 {
     const char *method = setting(s, "authentication:method");
-    *ok = true;
-    struct sl_buf b;
-    sl_buf_init(&b);
+    char *value = NULL;
     if (strcasecmp(method, "basic") == 0) {
-        struct sl_buf pair;
-        sl_buf_init(&pair);
-        sl_buf_printf(&pair, "%s:%s", setting(s, "authentication:basic:username"),
-                      setting(s, "authentication:basic:password"));
-        sl_buf_puts(&b, "Basic ");
-        size_t at = b.len;
-        sl_buf_json_base64(&b, pair.data, pair.len);
-        *ok = !pair.failed && !b.failed;
-        if (*ok) {
-            /* Unquote what sl_buf_json_base64 wrote. */
-            memmove(b.data + at, b.data + at + 1, b.len - at - 2);
-            b.len -= 2;
-            b.data[b.len] = '\0';
-        }
-        sl_buf_free(&pair);
+        value = basic_credentials(setting(s, "authentication:basic:username"),
+                                  setting(s, "authentication:basic:password"));
     } else if (strcasecmp(method, "bearer") == 0) {
+        struct sl_buf b;
+        sl_buf_init(&b);
         sl_buf_printf(&b, "Bearer %s", setting(s, "authentication:bearer:token"));
-        *ok = !b.failed;
-    } else {
-        return NULL;
-    }
-    if (!*ok) {
+        value = b.failed ? NULL : sl_buf_steal(&b, NULL);
         sl_buf_free(&b);
+    } else {
+        *ok = true;
         return NULL;
     }
-    return sl_buf_steal(&b, NULL);
+    *ok = value != NULL;
+    return value;
 }
 
 /* Settings -> a sink with its curl handle set up; connects on the first write. */
@@ -678,60 +629,23 @@ static enum sl_code http_create(const struct sl_settings *s, const char *connect
         return sl_errorf(err, SL_E_NOMEM, "out of memory creating an HTTP sink");
     for (size_t i = 0; method[i] && i < sizeof(h->method) - 1; i++)
         h->method[i] = (char)(method[i] >= 'a' && method[i] <= 'z' ? method[i] - 'a' + 'A' : method[i]);
-    h->timeout_ms = (long)sl_settings_int(s, http_settings, "timeoutMs");
     int64_t max_records = sl_settings_int(s, http_settings, "batching:maxRecords");
     int64_t max_bytes = sl_settings_int(s, http_settings, "batching:maxBytes");
     h->max_records = max_records >= 1 ? (size_t)max_records : 1;
     h->max_bytes = max_bytes >= 1 ? (size_t)max_bytes : 1;
     h->max_delay_ms = sl_settings_int(s, http_settings, "batching:maxDelayMs");
-    if (h->timeout_ms < 1)
-        h->timeout_ms = 30000;
     h->url_template = strdup(url);
     h->has_templates = strchr(url, '{') != NULL;
     bool ok;
     h->auth_value = auth_value(s, &ok);
-    h->curl = curl_easy_init();
-    h->multi = curl_multi_init();
-    if (h->url_template == NULL || !ok || h->curl == NULL || h->multi == NULL ||
-        !read_default_headers(h, s)) {
+    struct sl_http_wire_options wire = {
+        .timeout_ms = (long)sl_settings_int(s, http_settings, "timeoutMs"),
+        .is_tls_verified = sl_settings_bool(s, http_settings, "tls:verify"),
+        .ca_file = ca_file,
+    };
+    h->wire = sl_http_wire_new(&wire);
+    if (h->url_template == NULL || !ok || h->wire == NULL || !read_default_headers(h, s)) {
         code = sl_errorf(err, SL_E_NOMEM, "out of memory creating an HTTP sink");
-        goto fail;
-    }
-
-    CURL *c = h->curl;
-    bool verify = sl_settings_bool(s, http_settings, "tls:verify");
-    CURLcode rc = CURLE_OK;
-#define SET(opt, value)                                                                                      \
-    do {                                                                                                     \
-        if (rc == CURLE_OK)                                                                                  \
-            rc = curl_easy_setopt(c, opt, value);                                                            \
-    } while (0)
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_TCP_NODELAY, 1L);
-    SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
-    SET(CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    SET(CURLOPT_USERAGENT, "sluice/" SL_VERSION);
-    SET(CURLOPT_ERRORBUFFER, h->errbuf);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, h);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, h);
-    SET(CURLOPT_NOPROGRESS, 0L);
-    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
-    SET(CURLOPT_XFERINFODATA, h);
-    SET(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-    SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-    if (ca_file[0])
-        SET(CURLOPT_CAINFO, ca_file);
-    if (strcmp(h->method, "POST") != 0)
-        SET(CURLOPT_CUSTOMREQUEST, h->method);
-#undef SET
-    if (rc != CURLE_OK) {
-        code = sl_errorf(err, SL_E_INTERNAL, "libcurl refused an option: %s", curl_easy_strerror(rc));
         goto fail;
     }
     *ctx = h;
@@ -787,6 +701,8 @@ static void http_validate(const struct sl_settings *s, struct sl_violations *out
                 break;
             }
         }
+        if (is_framing_header(key + prefix))
+            sl_violations_add(out, key, "is set by the sink for each request and cannot be a default header");
         if (strpbrk(s->values[i], "\r\n"))
             sl_violations_add(out, key, "must not contain a line break");
     }

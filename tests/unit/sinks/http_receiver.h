@@ -6,7 +6,8 @@
  * and answers the n-th request with the n-th scripted action: a status with
  * optional extra header lines, a hang (no answer until the client gives up,
  * the hang ends or the receiver stops, then the connection is closed), or a
- * close without an answer. Requests beyond the script get 200.
+ * close without an answer, or raw bytes sent as they are (then, optionally, a
+ * close). Requests beyond the script get 200.
  *
  * The thread never calls cmocka (which is not thread-safe): tests read what it
  * recorded, under its mutex, once the sink's write has returned. */
@@ -33,17 +34,19 @@
 #define RX_MAX_REQUESTS 256
 #define RX_MAX_SCRIPT 32
 
-enum rx_kind { RX_STATUS, RX_HANG, RX_CLOSE };
+enum rx_kind { RX_STATUS, RX_HANG, RX_CLOSE, RX_RAW, RX_RAW_CLOSE };
 
 struct rx_action {
     enum rx_kind kind;
     int status;        /* RX_STATUS */
-    const char *extra; /* RX_STATUS: header lines, each ending in \r\n */
+    const char *extra; /* RX_STATUS: header lines, each ending in \r\n; RX_RAW*: the whole answer */
     int hang_ms;       /* RX_HANG */
 };
 
 #define RX_OK(code) ((struct rx_action){RX_STATUS, (code), NULL, 0})
 #define RX_DROP ((struct rx_action){RX_CLOSE, 0, NULL, 0})
+#define RX_RAW_ANSWER(bytes) ((struct rx_action){RX_RAW, 0, (bytes), 0})
+#define RX_RAW_THEN_CLOSE(bytes) ((struct rx_action){RX_RAW_CLOSE, 0, (bytes), 0})
 
 struct rx_request {
     char *head; /* request line and header lines, \r\n-separated, NUL-terminated */
@@ -206,6 +209,12 @@ static inline void rx_serve(struct receiver *rx, int fd, int connection)
         if (action.kind == RX_HANG) {
             rx_hang(rx, fd, action.hang_ms);
             goto out;
+        }
+        if (action.kind == RX_RAW || action.kind == RX_RAW_CLOSE) {
+            rx_send(fd, action.extra, strlen(action.extra));
+            if (action.kind == RX_RAW_CLOSE)
+                goto out;
+            continue;
         }
         rx_respond(fd, &action);
     }

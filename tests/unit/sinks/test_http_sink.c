@@ -580,8 +580,8 @@ static void test_after_a_dropped_connection_the_next_write_connects_again(void *
     struct sl_sink_result dropped = write_one(sink, &rec);
     assert_delivered((struct sl_sink_result[]){write_one(sink, &rec)});
 
-    /* The drop came on a kept-alive connection, which curl may retry once on a
-     * new one: then the receiver saw that request twice (at least once). */
+    /* The drop came on a kept-alive connection, which the sink retries once on
+     * a new one: then the receiver saw that request twice (at least once). */
     if (dropped.outcome == SL_SINK_DELIVERED) {
         assert_int_equal(rx_count(rx), 4);
     } else {
@@ -815,6 +815,157 @@ static void test_cancel_before_write_sends_nothing(void **state)
     sl_http_sink.destroy(sink);
 }
 
+/* ---- the wire ---- */
+
+static void test_the_request_head_names_the_host_the_length_and_the_path_with_its_query(void **state)
+{
+    (void)state;
+    void *sink = sink_for("/in/orders?tenant=a#fragment", NULL);
+    struct sl_sink_record rec = json_record("order-1", "OrderPlaced", "{\"n\":12345}");
+
+    assert_delivered((struct sl_sink_result[]){write_one(sink, &rec)});
+
+    const struct rx_request *req = rx_request(rx, 0);
+    assert_non_null(req);
+    assert_int_equal(strncmp(req->head, "POST /in/orders?tenant=a HTTP/1.1\r\n", 35), 0);
+    char host[64];
+    snprintf(host, sizeof(host), "127.0.0.1:%u", rx->port);
+    assert_header(req, "Host", host);
+    assert_header(req, "Content-Length", "11");
+    assert_int_equal(rx_header_count(req->head, "Content-Length"), 1);
+    assert_string_equal(req->body, "{\"n\":12345}");
+    char agent[64];
+    assert_true(rx_header(req->head, "User-Agent", agent, sizeof(agent)));
+    assert_int_equal(strncmp(agent, "sluice/", 7), 0);
+    sl_http_sink.destroy(sink);
+}
+
+static void test_a_url_without_a_path_asks_for_the_root(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u?x=1", rx->port);
+    void *sink = sink_at(url, NULL);
+    struct sl_sink_record rec = json_record("order-1", "OrderPlaced", "{}");
+
+    assert_delivered((struct sl_sink_result[]){write_one(sink, &rec)});
+
+    assert_int_equal(strncmp(rx_request(rx, 0)->head, "POST /?x=1 HTTP/1.1\r\n", 21), 0);
+    sl_http_sink.destroy(sink);
+}
+
+static void test_credentials_in_the_url_go_as_basic_authentication(void **state)
+{
+    (void)state;
+    char url[128];
+    snprintf(url, sizeof(url), "http://us%%65r:s3cret@127.0.0.1:%u/x", rx->port);
+    void *sink = sink_at(url, NULL);
+    struct sl_sink_record rec = json_record("order-1", "OrderPlaced", "{}");
+
+    assert_delivered((struct sl_sink_result[]){write_one(sink, &rec)});
+
+    assert_header(rx_request(rx, 0), "Authorization", "Basic dXNlcjpzM2NyZXQ=");
+    char host[64];
+    snprintf(host, sizeof(host), "127.0.0.1:%u", rx->port);
+    assert_header(rx_request(rx, 0), "Host", host);
+    sl_http_sink.destroy(sink);
+}
+
+static void test_default_headers_cannot_change_how_the_request_is_framed(void **state)
+{
+    (void)state;
+    struct sl_violations v = {0};
+    validate(&v, "url", "http://h/x", "defaultHeaders:Content-Length", "1",
+             "defaultHeaders:transfer-encoding", "chunked", "defaultHeaders:Host", "elsewhere",
+             "defaultHeaders:X-Fine", "yes", NULL);
+    assert_int_equal(v.count, 3);
+    assert_violation(&v, "defaultHeaders:Content-Length", "set by the sink");
+    assert_violation(&v, "defaultHeaders:transfer-encoding", "set by the sink");
+    assert_violation(&v, "defaultHeaders:Host", "set by the sink");
+    sl_violations_free(&v);
+
+    /* A definition that skipped validation still cannot break the framing. */
+    void *sink = sink_for("/in", "defaultHeaders:Content-Length", "1", "defaultHeaders:Transfer-Encoding",
+                          "chunked", "defaultHeaders:X-Fine", "yes", NULL);
+    struct sl_sink_record rec = json_record("order-1", "OrderPlaced", "{\"a\":1}");
+    assert_delivered((struct sl_sink_result[]){write_one(sink, &rec)});
+    const struct rx_request *req = rx_request(rx, 0);
+    assert_header(req, "Content-Length", "7");
+    assert_int_equal(rx_header_count(req->head, "Content-Length"), 1);
+    assert_int_equal(rx_header_count(req->head, "Transfer-Encoding"), 0);
+    assert_header(req, "X-Fine", "yes");
+    sl_http_sink.destroy(sink);
+}
+
+static void test_an_interim_answer_is_skipped_for_the_final_one(void **state)
+{
+    (void)state;
+    struct sl_sink_result r = answer_with(
+        RX_RAW_ANSWER("HTTP/1.1 100 Continue\r\n\r\n"
+                      "HTTP/1.1 503 Busy\r\nRetry-After: 2\r\nContent-Length: 9\r\n\r\ntoo\x01 busy"),
+        "5000");
+    assert_int_equal(r.outcome, SL_SINK_RETRY);
+    assert_int_equal(r.retry_after_ms, 2000);
+    assert_mentions(r.error, "HTTP 503");
+    assert_mentions(r.error, "too  busy");
+}
+
+static void test_a_chunked_answer_is_read_and_the_connection_kept(void **state)
+{
+    (void)state;
+    rx_script(rx,
+              (struct rx_action[]){RX_RAW_ANSWER("HTTP/1.1 422 No\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                                 "6\r\nbad da\r\n2\r\nta\r\n0\r\n\r\n"),
+                                   RX_OK(200)},
+              2);
+    void *sink = sink_for("/in", NULL);
+    struct sl_sink_record rec = json_record("order-1", "OrderPlaced", "{}");
+
+    struct sl_sink_result first = write_one(sink, &rec);
+    assert_int_equal(first.outcome, SL_SINK_FAILED);
+    assert_mentions(first.error, "HTTP 422");
+    assert_mentions(first.error, "bad data");
+    assert_delivered((struct sl_sink_result[]){write_one(sink, &rec)});
+    assert_int_equal(rx_connections(rx), 1);
+    sl_http_sink.destroy(sink);
+}
+
+static void test_an_answer_ended_by_closing_is_read_and_the_next_write_connects_again(void **state)
+{
+    (void)state;
+    rx_script(
+        rx,
+        (struct rx_action[]){RX_RAW_THEN_CLOSE("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nfine, no length"),
+                             RX_OK(200)},
+        2);
+    void *sink = sink_for("/in", NULL);
+    struct sl_sink_record rec = json_record("order-1", "OrderPlaced", "{}");
+
+    assert_delivered((struct sl_sink_result[]){write_one(sink, &rec)});
+    assert_delivered((struct sl_sink_result[]){write_one(sink, &rec)});
+
+    assert_int_equal(rx_count(rx), 2);
+    assert_int_equal(rx_connections(rx), 2);
+    sl_http_sink.destroy(sink);
+}
+
+static void test_an_answer_that_is_not_http_retries(void **state)
+{
+    (void)state;
+    struct sl_sink_result r = answer_with(RX_RAW_THEN_CLOSE("SSH-2.0-OpenSSH_9.2\r\n\r\n"), "5000");
+    assert_int_equal(r.outcome, SL_SINK_RETRY);
+    assert_mentions(r.error, "not HTTP/1.1");
+}
+
+static void test_a_connection_closed_in_the_middle_of_an_answer_retries(void **state)
+{
+    (void)state;
+    struct sl_sink_result r =
+        answer_with(RX_RAW_THEN_CLOSE("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"), "5000");
+    assert_int_equal(r.outcome, SL_SINK_RETRY);
+    assert_mentions(r.error, "middle of the answer");
+}
+
 static void test_create_refuses_an_unreadable_ca_file(void **state)
 {
     (void)state;
@@ -870,6 +1021,15 @@ int main(void)
         RX_TEST(test_cancel_aborts_a_hanging_request_quickly),
         RX_TEST(test_cancel_before_write_sends_nothing),
         cmocka_unit_test(test_create_refuses_an_unreadable_ca_file),
+        RX_TEST(test_the_request_head_names_the_host_the_length_and_the_path_with_its_query),
+        RX_TEST(test_a_url_without_a_path_asks_for_the_root),
+        RX_TEST(test_credentials_in_the_url_go_as_basic_authentication),
+        RX_TEST(test_default_headers_cannot_change_how_the_request_is_framed),
+        RX_TEST(test_an_interim_answer_is_skipped_for_the_final_one),
+        RX_TEST(test_a_chunked_answer_is_read_and_the_connection_kept),
+        RX_TEST(test_an_answer_ended_by_closing_is_read_and_the_next_write_connects_again),
+        RX_TEST(test_an_answer_that_is_not_http_retries),
+        RX_TEST(test_a_connection_closed_in_the_middle_of_an_answer_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
