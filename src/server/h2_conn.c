@@ -15,11 +15,11 @@
  * that exceeds them after acknowledging gets a connection error), floods of PING/SETTINGS and
  * rapid resets (its own limits). A session that fails closes its connection.
  *
- * Ending. A connection without calls gets a GOAWAY after idle_timeout_ms (one with calls, however
- * quiet, never times out: subscriptions are long). On shutdown: a GOAWAY notice and a PING; once
- * the PING is answered (the client has seen the notice) and no call is held, the last GOAWAY
- * names the last stream served. When nghttp2 wants neither to read nor to write, the session is
- * over: the connection flushes and half-closes. */
+ * Ending. A connection without calls is drained after idle_timeout_ms, as on shutdown (one with
+ * calls, however quiet, never times out: subscriptions are long). On shutdown: a GOAWAY notice and a PING;
+ * once the PING is answered (the client has seen the notice) and no call is held, the last GOAWAY names the
+ * last stream served. When nghttp2 wants neither to read nor to write, the session is over: the connection
+ * flushes and half-closes. */
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,11 +468,14 @@ void sl_h2_conn_on_idle(struct sl_http_conn *c)
     struct sl_grpc_conn *h2 = c->h2;
     if (h2 == NULL || h2->session == NULL || c->state != SL_CONN_OPEN || h2->n_calls > 0)
         return;
-    if (!h2->is_goaway_queued) {
-        nghttp2_submit_goaway(h2->session, NGHTTP2_FLAG_NONE,
-                              nghttp2_session_get_last_proc_stream_id(h2->session), NGHTTP2_NO_ERROR, NULL,
-                              0);
-        h2->is_goaway_queued = true;
+    if (h2->is_draining) {
+        /* A whole idle period without the notice's PING answered: the client is gone or deaf. */
+        h2->is_drain_acked = true;
+        sl_h2_conn_maybe_goaway(h2);
+    } else {
+        /* As on shutdown, a notice first: a call the client starts while the GOAWAY is on its way
+         * must still be served, not refused (a client reports a refused call as unavailable). */
+        sl_h2_conn_drain(c);
     }
     sl_h2_conn_kick(c);
 }

@@ -1643,6 +1643,9 @@ static void test_idle_connection_gets_goaway_but_one_with_a_quiet_call_does_not(
     assert_int_equal(idle->goaway_error, NGHTTP2_NO_ERROR);
     assert_true(now_ms() - started >= 250);
     assert_true(tc_run_until(idle, is_eof, NULL, 3000, false));
+    /* A notice that refuses nothing (the last GOAWAY follows once its PING came back): a call
+     * started while the notice was on its way would still be served. */
+    assert_int_equal(idle->first_goaway_last_id, INT32_MAX);
 
     /* Three idle periods later, the call is still open. */
     tc_run_until(busy, never, NULL, 1000, false);
@@ -1653,6 +1656,51 @@ static void test_idle_connection_gets_goaway_but_one_with_a_quiet_call_does_not(
     assert_true(tc_run_until(busy, has_goaway, NULL, 3000, false));
     tc_close(idle);
     tc_close(busy);
+    stop_server(&ts);
+}
+
+/* The GOAWAY frames in `data`: how many, and the last stream id of each (up to 4). */
+static size_t goaway_ids(const uint8_t *data, size_t len, int32_t ids[4])
+{
+    size_t off = 0, n = 0;
+    while (len - off >= 9) {
+        size_t flen = (size_t)data[off] << 16 | (size_t)data[off + 1] << 8 | data[off + 2];
+        if (off + 9 + flen > len)
+            break;
+        if (data[off + 3] == 7 && flen >= 8 && n < 4) {
+            const uint8_t *p = data + off + 9;
+            ids[n++] =
+                (int32_t)(((uint32_t)p[0] & 0x7f) << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+        }
+        off += 9 + flen;
+    }
+    return n;
+}
+
+static void test_an_idle_client_that_never_answers_the_notice_is_closed_one_idle_period_later(void **state)
+{
+    (void)state;
+    struct test_server ts;
+    struct sl_server_limits limits = {.idle_timeout_ms = 300};
+    start_server_with(&ts, &limits, true);
+    int fd = tcp_connect(ts.port);
+    static const uint8_t empty_settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+    raw_send(fd, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+    raw_send(fd, empty_settings, sizeof(empty_settings));
+    int64_t started = now_ms();
+
+    size_t len = 0;
+    uint8_t *out = raw_read_all(fd, 5000, &len); /* never acknowledges anything */
+    int64_t took = now_ms() - started;
+
+    int32_t ids[4];
+    assert_int_equal(goaway_ids(out, len, ids), 2);
+    assert_int_equal(ids[0], INT32_MAX);
+    assert_int_equal(ids[1], 0);
+    assert_true(has_frame(out, len, 6, NULL)); /* the notice's PING */
+    assert_in_range(took, 500, 3000);
+    free(out);
+    close(fd);
     stop_server(&ts);
 }
 
@@ -1786,6 +1834,7 @@ int main(void)
         cmocka_unit_test(test_preface_arriving_a_byte_at_a_time_is_http2),
         cmocka_unit_test(test_ping_is_acknowledged_during_a_long_call),
         cmocka_unit_test(test_idle_connection_gets_goaway_but_one_with_a_quiet_call_does_not),
+        cmocka_unit_test(test_an_idle_client_that_never_answers_the_notice_is_closed_one_idle_period_later),
         cmocka_unit_test(test_without_a_grpc_handler_http2_is_answered_with_goaway),
         cmocka_unit_test(test_stop_sends_goaway_lets_the_call_in_flight_finish_then_closes),
         cmocka_unit_test(test_stop_cancels_calls_still_held_after_the_grace_period),
