@@ -40,15 +40,22 @@ enum sl_code sl_checkpoint_load(struct sl_store *store, const char *connector_id
     return code;
 }
 
+static void checkpoint_event(struct sl_new_event *ev, const char *type, const char *data)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = type;
+    ev->type_len = strlen(type);
+    ev->flags = SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON;
+    ev->data = data;
+    ev->data_len = strlen(data);
+    sl_uuid_generate(ev->id);
+}
+
 static enum sl_code write_one(struct sl_store *store, const char *stream, size_t len, const char *type,
                               const char *data, struct sl_error *err)
 {
-    struct sl_new_event ev = {.type = type,
-                              .type_len = strlen(type),
-                              .flags = SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON,
-                              .data = data,
-                              .data_len = strlen(data)};
-    sl_uuid_generate(ev.id);
+    struct sl_new_event ev;
+    checkpoint_event(&ev, type, data);
     struct sl_write w = {
         .kind = SL_WRITE_APPEND, .stream = stream, .stream_len = len, .events = &ev, .n_events = 1};
     enum sl_code code = sl_store_write(store, &w);
@@ -57,19 +64,50 @@ static enum sl_code write_one(struct sl_store *store, const char *stream, size_t
     return code;
 }
 
+enum sl_code sl_checkpoint_prepare(struct sl_store *store, const char *connector_id, struct sl_error *err)
+{
+    char name[128], meta_name[136];
+    stream_name(name, sizeof(name), connector_id);
+    int mlen = snprintf(meta_name, sizeof(meta_name), "$$%s", name);
+    struct sl_stream_info info;
+    enum sl_code code = sl_store_stream_info(store, meta_name, (size_t)mlen, &info, err);
+    if (code == SL_OK && !info.exists)
+        code = write_one(store, meta_name, (size_t)mlen, "$metadata", "{\"$maxCount\":10}", err);
+    return code;
+}
+
+static void checkpoint_data(char *out, size_t size, uint64_t position)
+{
+    snprintf(out, size, "{\"position\":%llu}", (unsigned long long)position);
+}
+
 enum sl_code sl_checkpoint_save(struct sl_store *store, const char *connector_id, uint64_t position,
                                 struct sl_error *err)
 {
-    char name[128], meta_name[136], data[64];
+    char name[128], data[48];
     int len = stream_name(name, sizeof(name), connector_id);
-    snprintf(data, sizeof(data), "{\"position\":%llu}", (unsigned long long)position);
-    struct sl_stream_info info;
-    enum sl_code code = sl_store_stream_info(store, name, (size_t)len, &info, err);
-    if (code == SL_OK && !info.exists) {
-        int mlen = snprintf(meta_name, sizeof(meta_name), "$$%s", name);
-        code = write_one(store, meta_name, (size_t)mlen, "$metadata", "{\"$maxCount\":10}", err);
-    }
+    checkpoint_data(data, sizeof(data), position);
+    enum sl_code code = sl_checkpoint_prepare(store, connector_id, err);
     if (code == SL_OK)
         code = write_one(store, name, (size_t)len, "$conn-ctrl-checkpoint", data, err);
     return code;
+}
+
+enum sl_code sl_checkpoint_submit(struct sl_store *store, const char *connector_id, uint64_t position,
+                                  struct sl_checkpoint_write *cw, void (*done)(struct sl_write *), void *user,
+                                  struct sl_error *err)
+{
+    int len = stream_name(cw->stream, sizeof(cw->stream), connector_id);
+    checkpoint_data(cw->data, sizeof(cw->data), position);
+    checkpoint_event(&cw->event, "$conn-ctrl-checkpoint", cw->data);
+    cw->position = position;
+    memset(&cw->write, 0, sizeof(cw->write));
+    cw->write.kind = SL_WRITE_APPEND;
+    cw->write.stream = cw->stream;
+    cw->write.stream_len = (size_t)len;
+    cw->write.events = &cw->event;
+    cw->write.n_events = 1;
+    cw->write.done = done;
+    cw->write.user = user;
+    return sl_store_submit(store, &cw->write, err);
 }

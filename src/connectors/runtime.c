@@ -18,7 +18,13 @@
 #include "util/codec.h"
 #include "util/log.h"
 
+/* A read takes at least this many events (rounded up to whole requests). */
 #define READ_BATCH 512
+
+/* A gather that already holds records reads on without waiting while the log
+ * has more, but stops after this many reads' worth of events examined, so that
+ * a sparse filter does not hold the records it found for long. */
+#define GATHER_MAX_READS 8
 
 struct sl_worker {
     struct sl_store *store;
@@ -38,15 +44,31 @@ struct sl_worker {
     int64_t commit_interval_ms;
     int64_t commit_records;
     uint64_t acked;         /* everything up to here is handled */
-    uint64_t committed;     /* the last checkpoint written */
+    uint64_t committed;     /* the last checkpoint known durable */
     uint64_t pending_after; /* cursor position once the gathered batch is handled */
     int64_t records_since_commit;
-    bool has_progress; /* something other than our own checkpoints was handled since the last commit */
+    bool has_progress;    /* something other than our own checkpoints was handled since the last commit */
+    bool is_commit_retry; /* the last checkpoint write failed: the next commit() writes again */
+    bool has_checkpoint_stream; /* sl_checkpoint_prepare succeeded in this run */
     char checkpoint_stream[96];
     size_t checkpoint_stream_len;
     int64_t last_commit_ms;
 
+    /* The periodic checkpoint is written in the background (at most one at a
+     * time) so that delivery does not wait for its fsync. The store's writer
+     * thread only flags its completion (checkpoint_written); the worker thread
+     * takes the outcome from there (finish_checkpoint). `checkpoint` must stay
+     * put while is_checkpoint_in_flight. */
+    struct sl_checkpoint_write checkpoint;
+    bool is_checkpoint_in_flight; /* worker thread only */
+    int64_t checkpoint_submitted_us;
+    pthread_mutex_t checkpoint_mutex;
+    pthread_cond_t checkpoint_cond;
+    bool is_checkpoint_done;    /* under checkpoint_mutex: `done` ran */
+    int64_t checkpoint_done_us; /* under checkpoint_mutex */
+
     size_t batch_size;
+    size_t read_size; /* events per read: a multiple of batch_size */
     int64_t max_delay_ms;
     bool ignore_system_headers;
     bool is_logging;
@@ -81,33 +103,135 @@ static bool sleep_unless_stopped(struct sl_worker *w, int64_t ms)
     return !atomic_load(&w->stop);
 }
 
+/* Store writer thread: the background checkpoint is committed or failed.
+ * It only flags that: the rest happens on the worker thread, because `done`
+ * must not block and on_checkpoint takes the manager's lock, which API
+ * threads hold while they list connectors. */
+static void checkpoint_written(struct sl_write *wr)
+{
+    struct sl_worker *w = wr->user;
+    pthread_mutex_lock(&w->checkpoint_mutex);
+    w->checkpoint_done_us = sl_monotonic_us();
+    w->is_checkpoint_done = true;
+    pthread_cond_signal(&w->checkpoint_cond);
+    pthread_mutex_unlock(&w->checkpoint_mutex);
+}
+
+/* A checkpoint at `position` is durable. */
+static void note_committed(struct sl_worker *w, uint64_t position, int64_t took_us)
+{
+    sl_histogram_observe_us(&w->counters->commit_latency, took_us);
+    w->committed = position;
+    if (w->events.on_checkpoint)
+        w->events.on_checkpoint(w->events.arg, position);
+}
+
+/* A checkpoint could not be written: the next commit() writes what is
+ * acknowledged by then. */
+static void note_commit_failed(struct sl_worker *w, uint64_t position, const char *why)
+{
+    sl_warn("connector", "%s: cannot commit checkpoint %llu: %s", w->id, (unsigned long long)position, why);
+    w->is_commit_retry = true;
+    w->has_progress = true;
+}
+
+/* Takes the outcome of the background checkpoint, if one was submitted:
+ * waits for it when `wait`, else only looks whether it is done. */
+static void finish_checkpoint(struct sl_worker *w, bool wait)
+{
+    if (!w->is_checkpoint_in_flight)
+        return;
+    pthread_mutex_lock(&w->checkpoint_mutex);
+    while (wait && !w->is_checkpoint_done)
+        pthread_cond_wait(&w->checkpoint_cond, &w->checkpoint_mutex);
+    bool is_done = w->is_checkpoint_done;
+    int64_t done_us = w->checkpoint_done_us;
+    pthread_mutex_unlock(&w->checkpoint_mutex);
+    if (!is_done)
+        return;
+    w->is_checkpoint_in_flight = false;
+    const struct sl_write *wr = &w->checkpoint.write;
+    if (wr->code != SL_OK)
+        note_commit_failed(w, w->checkpoint.position, wr->err.message);
+    else
+        note_committed(w, w->checkpoint.position, done_us - w->checkpoint_submitted_us);
+}
+
+/* What was acknowledged so far is on its way to a checkpoint. */
+static void note_commit_started(struct sl_worker *w, int64_t now_ms)
+{
+    w->records_since_commit = 0;
+    w->has_progress = false;
+    w->is_commit_retry = false;
+    w->last_commit_ms = now_ms;
+}
+
+/* Writes checkpoint `acked` and waits for it: on stop and failure, so that
+ * the checkpoint is durable once sl_worker_stop returns. */
+static void commit_now(struct sl_worker *w, int64_t now_ms)
+{
+    struct sl_error err = {0};
+    uint64_t position = w->acked;
+    int64_t t0 = sl_monotonic_us();
+    if (sl_checkpoint_save(w->store, w->id, position, &err) != SL_OK) {
+        note_commit_failed(w, position, err.message);
+        return;
+    }
+    note_commit_started(w, now_ms);
+    w->has_checkpoint_stream = true;
+    note_committed(w, position, sl_monotonic_us() - t0);
+}
+
+/* Submits checkpoint `acked` and returns without waiting for it. The
+ * metadata of the checkpoints stream is written first, once per run and
+ * synchronously (a no-op but for a connector's very first checkpoint). */
+static void commit_in_background(struct sl_worker *w, int64_t now_ms)
+{
+    struct sl_error err = {0};
+    uint64_t position = w->acked;
+    if (!w->has_checkpoint_stream) {
+        if (sl_checkpoint_prepare(w->store, w->id, &err) != SL_OK) {
+            note_commit_failed(w, position, err.message);
+            return;
+        }
+        w->has_checkpoint_stream = true;
+    }
+    pthread_mutex_lock(&w->checkpoint_mutex);
+    w->is_checkpoint_done = false;
+    pthread_mutex_unlock(&w->checkpoint_mutex);
+    w->checkpoint_submitted_us = sl_monotonic_us();
+    if (sl_checkpoint_submit(w->store, w->id, position, &w->checkpoint, checkpoint_written, w, &err) !=
+        SL_OK) {
+        note_commit_failed(w, position, err.message);
+        return;
+    }
+    w->is_checkpoint_in_flight = true;
+    note_commit_started(w, now_ms);
+}
+
 /* Commits the checkpoint when forced (stop), after recordsThreshold records,
  * when caught up after delivering, or every interval. Only real progress
  * counts: each checkpoint is itself an event in the log, and committing past
- * it alone would write a checkpoint for every checkpoint, forever. */
+ * it alone would write a checkpoint for every checkpoint, forever.
+ *
+ * The checkpoint is `acked`, so it never passes a record the sink has not
+ * acknowledged. A periodic one is written in the background, one at a time
+ * (what is acknowledged meanwhile goes into the next); a forced one waits
+ * for the one in flight, then is written and waited for. */
 static void commit(struct sl_worker *w, bool force, bool caught_up)
 {
-    if (!w->autocommit || w->acked <= w->committed || !w->has_progress)
+    finish_checkpoint(w, force);
+    if (!w->autocommit || w->acked <= w->committed || !w->has_progress || w->is_checkpoint_in_flight)
         return;
     int64_t now = sl_monotonic_ms();
-    bool due = force || w->records_since_commit >= w->commit_records ||
+    bool due = force || w->is_commit_retry || w->records_since_commit >= w->commit_records ||
                (caught_up && w->records_since_commit > 0) || now - w->last_commit_ms >= w->commit_interval_ms;
     if (!due)
         return;
-    struct sl_error err = {0};
-    int64_t t0 = sl_monotonic_us();
-    if (sl_checkpoint_save(w->store, w->id, w->acked, &err) != SL_OK) {
-        sl_warn("connector", "%s: cannot commit checkpoint %llu: %s", w->id, (unsigned long long)w->acked,
-                err.message);
-        return; /* the next commit carries it */
-    }
-    sl_histogram_observe_us(&w->counters->commit_latency, sl_monotonic_us() - t0);
-    w->committed = w->acked;
-    w->records_since_commit = 0;
-    w->has_progress = false;
-    w->last_commit_ms = now;
-    if (w->events.on_checkpoint)
-        w->events.on_checkpoint(w->events.arg, w->committed);
+    if (force)
+        commit_now(w, now);
+    else
+        commit_in_background(w, now);
 }
 
 /* Appends an undeliverable record to `$connectors/{id}/dlq`: the payload as
@@ -253,24 +377,60 @@ static bool deliver(struct sl_worker *w, char *failure, size_t failure_size)
     return true;
 }
 
-/* Reads the next events and turns the matching ones into records; when fewer
- * than the sink's batch size match, waits up to batching:maxDelayMs for more.
- * Returns false when stopping or on a store error. */
+/* Events per read: the smallest multiple of the sink's batch size that is at
+ * least READ_BATCH, so that a catch-up hands the sink full requests only
+ * (with 100 records per request: 600 = 6 x 100, not 512 = 5 x 100 + 12). */
+static size_t read_size_for(size_t batch_size)
+{
+    if (batch_size >= READ_BATCH)
+        return batch_size;
+    return (READ_BATCH + batch_size - 1) / batch_size * batch_size;
+}
+
+/* Adds the events the filter lets through to the batch; counts the others. */
+static bool take_events(struct sl_worker *w, const struct sl_event *evs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!sl_filter_matches(w->filter, &evs[i])) {
+            atomic_fetch_add(&w->counters->filtered, 1);
+            if (evs[i].stream_len != w->checkpoint_stream_len ||
+                memcmp(evs[i].stream, w->checkpoint_stream, w->checkpoint_stream_len) != 0)
+                w->has_progress = true;
+            if (w->batch.count == 0) {
+                /* Nothing pending before it: a filtered event is handled at once. */
+                w->acked = evs[i].position;
+                atomic_store(&w->counters->processed_position, evs[i].position);
+            }
+            continue;
+        }
+        if (!sl_record_batch_add(&w->batch, w->id, &evs[i], w->ignore_system_headers))
+            return false;
+    }
+    return true;
+}
+
+/* Reads the next events and turns the matching ones into records, up to
+ * read_size records. While the log has more at hand it reads on without
+ * waiting; once it has given all it had, the records gathered go out, unless
+ * they are fewer than the sink's batch size: then they wait for more until
+ * batching:maxDelayMs after the first of them was read. Returns false when
+ * stopping or on a store error. */
 static bool gather(struct sl_worker *w, bool *caught_up, char *failure, size_t failure_size)
 {
     sl_record_batch_reset(&w->batch);
     *caught_up = false;
     int64_t deadline = 0;
+    size_t examined = 0;
     for (;;) {
-        /* Read generously: the sink splits what it gets into requests of its
-         * batch size, and one write call per read saves a round of the loop. */
-        size_t want = READ_BATCH;
+        finish_checkpoint(w, false);
+        size_t count = w->batch.count;
+        size_t want = w->read_size - count;
         int wait_ms = 200;
-        if (w->batch.count > 0) {
-            int64_t left = deadline - sl_monotonic_ms();
-            if (left <= 0)
-                return true;
-            wait_ms = (int)(left < 200 ? left : 200);
+        if (count > 0) {
+            /* Records in hand wait for more only while they are fewer than
+             * one request, until the deadline; else top up with what is there. */
+            int64_t left = count < w->batch_size ? deadline - sl_monotonic_ms() : 0;
+            wait_ms = left <= 0 ? 0 : (int)(left < 200 ? left : 200);
         }
         const struct sl_event *evs;
         size_t n;
@@ -279,38 +439,31 @@ static bool gather(struct sl_worker *w, bool *caught_up, char *failure, size_t f
         if (atomic_load(&w->stop))
             return false;
         if (code == SL_E_TIMEOUT) {
-            *caught_up = w->batch.count == 0;
-            if (w->batch.count > 0 || *caught_up)
-                return true;
-            continue;
+            *caught_up = count == 0;
+            return true;
         }
         if (code != SL_OK) {
             snprintf(failure, failure_size, "cannot read the log: %s", err.message);
             return false;
         }
-        for (size_t i = 0; i < n; i++) {
-            if (!sl_filter_matches(w->filter, &evs[i])) {
-                atomic_fetch_add(&w->counters->filtered, 1);
-                if (evs[i].stream_len != w->checkpoint_stream_len ||
-                    memcmp(evs[i].stream, w->checkpoint_stream, w->checkpoint_stream_len) != 0)
-                    w->has_progress = true;
-                if (w->batch.count == 0) {
-                    /* Nothing pending before it: a filtered event is handled at once. */
-                    w->acked = evs[i].position;
-                    atomic_store(&w->counters->processed_position, evs[i].position);
-                }
-                continue;
-            }
-            if (!sl_record_batch_add(&w->batch, w->id, &evs[i], w->ignore_system_headers)) {
-                snprintf(failure, failure_size, "out of memory building records");
-                return false;
-            }
+        if (!take_events(w, evs, n)) {
+            snprintf(failure, failure_size, "out of memory building records");
+            return false;
         }
         w->pending_after = sl_cursor_position(w->cursor);
-        if (w->batch.count >= w->batch_size || (w->batch.count > 0 && w->max_delay_ms <= 0))
-            return true;
-        if (w->batch.count > 0 && deadline == 0)
+        examined += n;
+        count = w->batch.count;
+        if (count == 0)
+            continue;
+        if (deadline == 0)
             deadline = sl_monotonic_ms() + w->max_delay_ms;
+        if (count >= w->read_size)
+            return true;
+        bool has_more = n == want && examined < GATHER_MAX_READS * w->read_size;
+        if (has_more)
+            continue;
+        if (count >= w->batch_size || sl_monotonic_ms() >= deadline)
+            return true;
     }
 }
 
@@ -334,7 +487,9 @@ static void *worker_main(void *arg)
         commit(w, false, caught_up);
     }
     /* A requested stop commits what was acknowledged; a failure too, so that
-     * what was delivered before it is not delivered again. */
+     * what was delivered before it is not delivered again. A forced commit
+     * first waits for the checkpoint write in flight: past this point there
+     * is none, and free_worker may free what it points to. */
     commit(w, true, false);
     if (failure[0] && !atomic_load(&w->stop)) {
         sl_warn("connector", "%s: stopped: %s", w->id, failure);
@@ -355,6 +510,8 @@ static void free_worker(struct sl_worker *w)
     sl_settings_free(&w->settings);
     pthread_mutex_destroy(&w->sleep_mutex);
     pthread_cond_destroy(&w->sleep_cond);
+    pthread_mutex_destroy(&w->checkpoint_mutex);
+    pthread_cond_destroy(&w->checkpoint_cond);
     free(w->id);
     free(w);
 }
@@ -366,6 +523,8 @@ enum sl_code sl_worker_start(const struct sl_worker_options *o, struct sl_worker
     if (w == NULL)
         return sl_errorf(err, SL_E_NOMEM, "out of memory starting a connector");
     pthread_mutex_init(&w->sleep_mutex, NULL);
+    pthread_mutex_init(&w->checkpoint_mutex, NULL);
+    pthread_cond_init(&w->checkpoint_cond, NULL);
     pthread_condattr_t cattr;
     pthread_condattr_init(&cattr);
     pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
@@ -405,6 +564,7 @@ enum sl_code sl_worker_start(const struct sl_worker_options *o, struct sl_worker
     w->batch_size = w->sink_type->batch_size ? w->sink_type->batch_size(w->sink) : 1;
     if (w->batch_size == 0)
         w->batch_size = 1;
+    w->read_size = read_size_for(w->batch_size);
     w->max_delay_ms = sl_settings_int(&w->settings, w->sink_type->settings, "batching:maxDelayMs");
     w->cursor = sl_cursor_open(w->store, o->start_after, NULL);
     if (w->cursor == NULL) {

@@ -9,7 +9,10 @@
  * acknowledged by the sink, filtered-out events included; it is committed
  * after `autocommit:recordsThreshold` records, every `autocommit:interval`
  * ms, when caught up, and on a requested stop (so a clean stop re-delivers
- * nothing).
+ * nothing). Those but the last are written in the background while delivery
+ * goes on, one at a time; the last (stop, failure) is waited for, so it is
+ * durable once sl_worker_stop returns. on_checkpoint reports a checkpoint
+ * once it is durable.
  *
  * Threads: sl_worker_start and sl_worker_stop are called by the connectors
  * manager. The callbacks in struct sl_worker_events run on the worker thread

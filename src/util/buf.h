@@ -29,10 +29,12 @@ void sl_buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format
 /* Hands the memory to the caller (who frees it) and leaves `b` empty. */
 char *sl_buf_steal(struct sl_buf *b, size_t *len);
 
-/* Appends `s` as a quoted JSON string. Invalid UTF-8 bytes become U+FFFD.
- * Hand-written rather than via jansson because sluice embeds stored JSON
- * payloads verbatim next to escaped fields, which jansson cannot do without
- * parsing every payload again. */
+/* Appends `s` as a quoted JSON string: '"' and '\\' are escaped, controls
+ * below 0x20 too (\n, \r and \t by name, the others as \u00XX), each byte that
+ * starts no valid UTF-8 sequence becomes \ufffd, and everything else (DEL and
+ * valid UTF-8 included) is copied as it is, in runs. Hand-written rather
+ * than via jansson because sluice embeds stored JSON payloads verbatim next to
+ * escaped fields, which jansson cannot do without parsing every payload again. */
 void sl_buf_json_string(struct sl_buf *b, const char *s, size_t len);
 
 /* Appends `data` as a base64 string (standard alphabet, padded), quoted. */

@@ -81,3 +81,32 @@ bool sl_parse_u63(const char *s, size_t len, int64_t *out)
     *out = v;
     return true;
 }
+
+/* Writes the digits of `v` and a NUL at `out`; returns how many digits. */
+static size_t put_digits(uint64_t v, char *out)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+size_t sl_format_u64(uint64_t v, char out[SL_DECIMAL_MAX])
+{
+    return put_digits(v, out);
+}
+
+size_t sl_format_i64(int64_t v, char out[SL_DECIMAL_MAX])
+{
+    if (v >= 0)
+        return put_digits((uint64_t)v, out);
+    /* The magnitude as unsigned: -INT64_MIN does not fit in int64. */
+    out[0] = '-';
+    return 1 + put_digits(~(uint64_t)v + 1, out + 1);
+}

@@ -1,4 +1,5 @@
-/* codec.h: UUIDs, base64 and decimal parsing. Pure functions, any thread. */
+/* codec.h: UUIDs, base64, decimal parsing and formatting. Pure functions
+ * (but sl_uuid_generate), any thread. */
 #ifndef SL_UTIL_CODEC_H
 #define SL_UTIL_CODEC_H
 
@@ -18,5 +19,12 @@ uint8_t *sl_base64_decode(const char *in, size_t len, size_t *out_len);
 
 /* Parses a whole string as a non-negative decimal that fits in int64. */
 bool sl_parse_u63(const char *s, size_t len, int64_t *out);
+
+/* Write `v` in decimal (as printf's %llu / %lld) + NUL; return the number of
+ * chars before the NUL (at most 20). For hot paths where snprintf's parsing
+ * of the format costs more than the digits. */
+#define SL_DECIMAL_MAX 21
+size_t sl_format_u64(uint64_t v, char out[SL_DECIMAL_MAX]);
+size_t sl_format_i64(int64_t v, char out[SL_DECIMAL_MAX]);
 
 #endif

@@ -129,6 +129,71 @@ static void test_checkpoint_survives_closing_and_reopening_the_store(void **stat
     assert_int_equal(position, 8);
 }
 
+/* Submits checkpoint `position` and waits for its `done`; returns its code. */
+static enum sl_code submit_and_wait(struct sl_store *store, const char *id, uint64_t position,
+                                    struct sl_checkpoint_write *cw)
+{
+    struct done_counter done;
+    done_counter_init(&done);
+    struct sl_error err = {0};
+    assert_code(sl_checkpoint_submit(store, id, position, cw, count_done, &done, &err), SL_OK, &err);
+    assert_true(done_counter_wait(&done, 1, 10000));
+    /* `done` ran once, on the store's writer thread, with what the caller gave. */
+    assert_int_equal(done.n_off_caller_thread, 1);
+    assert_ptr_equal(cw->write.user, &done);
+    done_counter_destroy(&done);
+    return cw->write.code;
+}
+
+static void test_submitted_checkpoint_is_loaded_back_once_done_ran(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_error err = {0};
+    assert_code(sl_checkpoint_prepare(f->store, "orders-to-http", &err), SL_OK, &err);
+    struct sl_checkpoint_write *cw = calloc(1, sizeof(*cw));
+    assert_non_null(cw);
+    assert_int_equal(submit_and_wait(f->store, "orders-to-http", 42, cw), SL_OK);
+    assert_int_equal(cw->position, 42);
+    uint64_t position = 0;
+    bool found = false;
+    load_ok(f->store, "orders-to-http", &position, &found);
+    assert_true(found);
+    assert_int_equal(position, 42);
+    /* The same struct serves the next one once `done` ran. */
+    assert_int_equal(submit_and_wait(f->store, "orders-to-http", 43, cw), SL_OK);
+    load_ok(f->store, "orders-to-http", &position, &found);
+    assert_int_equal(position, 43);
+    free(cw);
+}
+
+static void test_prepare_gives_the_stream_its_max_count_once(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_error err = {0};
+    for (int i = 0; i < 3; i++)
+        assert_code(sl_checkpoint_prepare(f->store, "orders-to-http", &err), SL_OK, &err);
+    struct sl_read_result meta;
+    read_stream_ok(f->store, "$$$connectors/orders-to-http/checkpoints", 0, false, 10, &meta);
+    assert_int_equal(meta.count, 1);
+    sl_read_result_free(&meta);
+    /* Saving after a prepare adds no second metadata event either. */
+    save_ok(f->store, "orders-to-http", 1);
+    read_stream_ok(f->store, "$$$connectors/orders-to-http/checkpoints", 0, false, 10, &meta);
+    assert_int_equal(meta.count, 1);
+    sl_read_result_free(&meta);
+
+    struct sl_checkpoint_write *cw = calloc(1, sizeof(*cw));
+    assert_non_null(cw);
+    for (uint64_t p = 2; p <= 15; p++)
+        assert_int_equal(submit_and_wait(f->store, "orders-to-http", p, cw), SL_OK);
+    free(cw);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "$connectors/orders-to-http/checkpoints", 0, false, 100, &r);
+    assert_int_equal(r.count, 10);
+    assert_int_equal(position_in(&r.events[9]), 15);
+    sl_read_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +204,8 @@ int main(void)
         STORE_TEST(test_checkpoints_of_two_connectors_are_separate),
         STORE_TEST(test_checkpoints_stream_keeps_its_last_ten_events),
         STORE_TEST(test_checkpoint_survives_closing_and_reopening_the_store),
+        STORE_TEST(test_submitted_checkpoint_is_loaded_back_once_done_ran),
+        STORE_TEST(test_prepare_gives_the_stream_its_max_count_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -316,6 +316,106 @@ static void test_reset_batch_is_reused_for_new_records(void **state)
     sl_record_batch_free(&b);
 }
 
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void test_request_ids_are_distinct_version_4_uuids_across_batches(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    static char ids[2 * N][37];
+    const char *sorted[2 * N];
+    for (size_t round = 0; round < 2; round++) {
+        /* A second batch from zero: its own generator, seeded on first use. */
+        struct sl_record_batch b = {0};
+        for (size_t i = 0; i < N; i++) {
+            struct sl_event ev = sample_event();
+            assert_true(sl_record_batch_add(&b, "orders-to-http", &ev, true));
+        }
+        for (size_t i = 0; i < N; i++) {
+            const char *id = header(&b.records[i], "esdb-request-id");
+            assert_true(is_uuid_text(id));
+            assert_int_equal(id[14], '4');
+            assert_non_null(strchr("89ab", id[19]));
+            snprintf(ids[round * N + i], 37, "%s", id);
+            sorted[round * N + i] = ids[round * N + i];
+        }
+        sl_record_batch_free(&b);
+    }
+    qsort(sorted, 2 * N, sizeof(sorted[0]), by_text);
+    for (size_t i = 1; i < 2 * N; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0)
+            fail_msg("request id %s was made twice", sorted[i]);
+}
+
+static void test_record_timestamp_follows_each_event_across_seconds(void **state)
+{
+    (void)state;
+    /* Events a third of a second apart, around a second's edge and before the epoch. */
+    const int64_t starts[] = {CREATED_US, INT64_C(-1500000), 0};
+    struct sl_record_batch b = {0};
+    for (size_t s = 0; s < ARRAY_LEN(starts); s++) {
+        for (int64_t i = 0; i < 12; i++) {
+            struct sl_event ev = sample_event();
+            ev.created_us = starts[s] + i * 333333;
+            assert_true(sl_record_batch_add(&b, "orders-to-http", &ev, true));
+            char want[32];
+            sl_format_rfc3339_us(ev.created_us, want);
+            assert_header(&b.records[b.count - 1], "esdb-record-timestamp", want);
+        }
+    }
+    sl_record_batch_free(&b);
+}
+
+static void test_request_date_is_the_time_the_record_was_made(void **state)
+{
+    (void)state;
+    struct sl_record_batch b = {0};
+    char before[32], after[32];
+    sl_format_rfc3339_us(sl_now_us(), before);
+    for (int i = 0; i < 3; i++) {
+        struct sl_event ev = sample_event();
+        assert_true(sl_record_batch_add(&b, "orders-to-http", &ev, true));
+    }
+    sl_format_rfc3339_us(sl_now_us(), after);
+    for (size_t i = 0; i < b.count; i++) {
+        const char *date = header(&b.records[i], "esdb-request-date");
+        assert_non_null(date);
+        assert_int_equal(strlen(date), strlen(CREATED_TEXT));
+        /* RFC 3339 texts of one length sort as their times do. */
+        assert_true(strcmp(before, date) <= 0 && strcmp(date, after) <= 0);
+    }
+    sl_record_batch_free(&b);
+}
+
+static void test_revision_and_position_headers_cover_their_whole_range(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t revision;
+        uint64_t position;
+        const char *revision_text, *position_text;
+    } cases[] = {
+        {0, 0, "0", "0"},
+        {9, 10, "9", "10"},
+        {INT64_MAX, UINT64_MAX, "9223372036854775807", "18446744073709551615"},
+        {-1, 1, "-1", "1"},
+        {INT64_MIN, 1000000, "-9223372036854775808", "1000000"},
+    };
+    struct sl_record_batch b = {0};
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct sl_event ev = sample_event();
+        ev.revision = cases[i].revision;
+        ev.position = cases[i].position;
+        assert_true(sl_record_batch_add(&b, "orders-to-http", &ev, true));
+        assert_header(&b.records[i], "esdb-record-stream-revision", cases[i].revision_text);
+        assert_header(&b.records[i], "esdb-record-log-position", cases[i].position_text);
+    }
+    sl_record_batch_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +428,10 @@ int main(void)
         cmocka_unit_test(test_metadata_that_is_not_a_json_object_adds_no_header),
         cmocka_unit_test(test_records_stay_valid_while_more_are_added),
         cmocka_unit_test(test_reset_batch_is_reused_for_new_records),
+        cmocka_unit_test(test_request_ids_are_distinct_version_4_uuids_across_batches),
+        cmocka_unit_test(test_record_timestamp_follows_each_event_across_seconds),
+        cmocka_unit_test(test_request_date_is_the_time_the_record_was_made),
+        cmocka_unit_test(test_revision_and_position_headers_cover_their_whole_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

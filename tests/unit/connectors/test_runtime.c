@@ -30,6 +30,9 @@ struct run {
     char failure[512];
     int n_checkpoints;
     uint64_t last_checkpoint;
+    bool are_checkpoints_increasing;
+    pthread_t worker_thread;       /* where on_running ran */
+    bool is_checkpoint_off_worker; /* on_checkpoint ran on another thread */
 };
 
 static void on_running(void *arg)
@@ -37,6 +40,7 @@ static void on_running(void *arg)
     struct run *r = arg;
     pthread_mutex_lock(&r->mu);
     r->n_running++;
+    r->worker_thread = pthread_self();
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
 }
@@ -56,6 +60,10 @@ static void on_checkpoint(void *arg, uint64_t position)
 {
     struct run *r = arg;
     pthread_mutex_lock(&r->mu);
+    if (r->n_checkpoints > 0 && position <= r->last_checkpoint)
+        r->are_checkpoints_increasing = false;
+    if (!pthread_equal(pthread_self(), r->worker_thread))
+        r->is_checkpoint_off_worker = true;
     r->n_checkpoints++;
     r->last_checkpoint = position;
     pthread_mutex_unlock(&r->mu);
@@ -67,6 +75,7 @@ static struct run *run_new(void)
     assert_non_null(r);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cond, NULL);
+    r->are_checkpoints_increasing = true;
     return r;
 }
 
@@ -740,6 +749,234 @@ static void test_stop_does_not_wait_forever_for_a_hanging_target(void **state)
     rx_stop(rx);
 }
 
+/* ---- read sizes and background checkpoints ---- */
+
+/* Appends `rounds` times `matching` events to orders-1 and `filtered` to
+ * customers-1; returns the position of the last one. */
+static uint64_t append_interleaved(struct sl_store *store, int rounds, size_t matching, size_t filtered)
+{
+    uint64_t last = 0;
+    for (int i = 0; i < rounds; i++) {
+        append_ok(store, "orders-1", matching);
+        last = append_ok(store, "customers-1", filtered).position;
+    }
+    return last;
+}
+
+/* Reads every line of the log sink's file (heap-allocated; the caller frees). */
+static size_t read_all_lines(const char *path, struct line **out)
+{
+    size_t cap = 4096;
+    *out = calloc(cap, sizeof(**out));
+    assert_non_null(*out);
+    return read_lines(path, *out, cap);
+}
+
+/* Log positions of the records in batch request `i` (a JSON array). */
+static size_t batch_positions(struct receiver *rx, size_t i, uint64_t *out, size_t cap)
+{
+    const struct rx_request *req = rx_request(rx, i);
+    assert_non_null(req);
+    json_t *doc = json_loadb(req->body, req->body_len, 0, NULL);
+    if (!json_is_array(doc))
+        fail_msg("request %zu is not a JSON array: %.*s", i, (int)req->body_len, req->body);
+    size_t n = json_array_size(doc);
+    for (size_t k = 0; k < n && k < cap; k++) {
+        json_t *headers = json_object_get(json_array_get(doc, k), "headers");
+        const char *text = json_string_value(json_object_get(headers, "esdb-record-log-position"));
+        assert_non_null(text);
+        out[k] = strtoull(text, NULL, 10);
+    }
+    json_decref(doc);
+    return n;
+}
+
+static void test_catch_up_hands_the_sink_full_requests_around_filtered_events(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    /* 1 000 matching events among 350 that are not: 10 requests of 100, none short. */
+    uint64_t last = append_interleaved(f->store, 50, 20, 7);
+
+    struct sl_settings s;
+    http_settings(&s, rx, "batching:maxRecords", "100", "subscription:filter:scope", "stream",
+                  "subscription:filter:filterType", "prefix", "subscription:filter:expression", "orders-",
+                  NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(atomic_load(&r->counters.delivered) >= 1000 && processed(r) >= last, WAIT_MS));
+    sl_worker_stop(w);
+
+    assert_int_equal(rx_count(rx), 10);
+    uint64_t previous = 0;
+    for (size_t i = 0; i < 10; i++) {
+        uint64_t positions[100];
+        size_t n = batch_positions(rx, i, positions, ARRAY_LEN(positions));
+        if (n != 100)
+            fail_msg("request %zu carries %zu records, expected 100", i, n);
+        for (size_t k = 0; k < n; k++) {
+            assert_true(positions[k] > previous);
+            previous = positions[k];
+        }
+    }
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
+static void test_fewer_records_than_a_request_wait_for_max_delay_then_go_together(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    struct sl_settings s;
+    http_settings(&s, rx, "batching:maxRecords", "100", "batching:maxDelayMs", "300", NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(run_get(r, &r->n_running) == 1, WAIT_MS));
+    uint64_t last = append_ok(f->store, "orders-1", 3).position;
+    int64_t appended_ms = sl_monotonic_ms();
+    assert_true(wait_until(rx_count(rx) >= 1, WAIT_MS));
+    int64_t took = sl_monotonic_ms() - appended_ms;
+    assert_true(wait_until(processed(r) >= last, WAIT_MS));
+    sl_worker_stop(w);
+
+    /* They waited for more (up to maxDelayMs), then went in one request. */
+    if (took < 200)
+        fail_msg("3 records of a 100-record batch went out %lld ms after the append; maxDelayMs is 300",
+                 (long long)took);
+    assert_int_equal(rx_count(rx), 1);
+    uint64_t positions[8];
+    assert_int_equal(batch_positions(rx, 0, positions, ARRAY_LEN(positions)), 3);
+    assert_int_equal(positions[2], last);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
+static void test_periodic_checkpoints_are_reported_by_the_worker_and_the_last_is_durable_on_stop(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    log_path(f, path);
+    uint64_t last = append_interleaved(f->store, 30, 10, 2);
+
+    struct sl_settings s;
+    log_settings(&s, path);
+    assert_true(sl_settings_set(&s, "autocommit:recordsThreshold", "10"));
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-log", &s, 0, r);
+    /* At least the one after the first 10 records and the one when caught up. */
+    assert_true(wait_until(processed(r) >= last && run_get(r, &r->n_checkpoints) >= 2, WAIT_MS));
+    sl_worker_stop(w);
+
+    pthread_mutex_lock(&r->mu);
+    int n_checkpoints = r->n_checkpoints;
+    uint64_t reported = r->last_checkpoint;
+    bool are_increasing = r->are_checkpoints_increasing;
+    bool is_off_worker = r->is_checkpoint_off_worker;
+    pthread_mutex_unlock(&r->mu);
+    assert_true(n_checkpoints >= 2);
+    assert_true(are_increasing);
+    assert_false(is_off_worker);
+    assert_true(atomic_load(&r->counters.commit_latency.count) >= (uint64_t)n_checkpoints);
+
+    /* Once stopped, the last checkpoint reported is the one in the store, past every record. */
+    bool found;
+    uint64_t checkpoint = checkpoint_of(f->store, "orders-to-log", &found);
+    assert_true(found);
+    assert_int_equal(checkpoint, reported);
+    assert_true(checkpoint >= last);
+    assert_true(only_bookkeeping_between(f->store, "orders-to-log", last, checkpoint));
+    struct line *lines;
+    assert_int_equal(read_all_lines(path, &lines), 300);
+    free(lines);
+    assert_true(stream_info_of(f->store, "$$$connectors/orders-to-log/checkpoints").exists);
+    sl_settings_free(&s);
+    run_free(r);
+}
+
+static void test_stop_amid_background_checkpoints_resumes_with_no_gap_and_no_duplicate(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    log_path(f, path);
+    uint64_t last = append_interleaved(f->store, 60, 10, 1);
+
+    struct sl_settings s;
+    log_settings(&s, path);
+    assert_true(sl_settings_set(&s, "autocommit:recordsThreshold", "3"));
+    uint64_t after = 0;
+    for (int run_no = 0; run_no < 20 && after < last; run_no++) {
+        struct run *r = run_new();
+        struct sl_worker *w = start_worker(f->store, "orders-to-log", &s, after, r);
+        /* Stop as soon as it has moved on, in the middle of delivering. */
+        assert_true(wait_until(processed(r) > after || processed(r) >= last, WAIT_MS));
+        sl_worker_stop(w);
+        bool found;
+        uint64_t checkpoint = checkpoint_of(f->store, "orders-to-log", &found);
+        assert_true(found);
+        assert_true(checkpoint >= after);
+        pthread_mutex_lock(&r->mu);
+        assert_int_equal(r->last_checkpoint, checkpoint);
+        pthread_mutex_unlock(&r->mu);
+        after = checkpoint;
+        run_free(r);
+    }
+    assert_true(after >= last);
+
+    /* Every matching event exactly once, in log order. */
+    struct line *lines;
+    size_t n = read_all_lines(path, &lines);
+    assert_int_equal(n, 600);
+    for (size_t i = 1; i < n; i++)
+        if (lines[i].position <= lines[i - 1].position)
+            fail_msg("line %zu is at %llu after %llu", i + 1, (unsigned long long)lines[i].position,
+                     (unsigned long long)lines[i - 1].position);
+    free(lines);
+    sl_settings_free(&s);
+}
+
+static void test_background_checkpoints_never_pass_a_record_still_being_retried(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    struct rx_action script[24];
+    for (size_t i = 0; i < ARRAY_LEN(script); i++)
+        script[i] = RX_OK(i < 3 ? 200 : 503);
+    rx_script(rx, script, ARRAY_LEN(script));
+    struct sl_error err = {0};
+    assert_code(sl_checkpoint_save(f->store, "orders-to-http", 0, &err), SL_OK, &err);
+    struct appended a[5];
+    for (int i = 0; i < 5; i++)
+        a[i] = append_numbered(f->store, "orders-1", i);
+
+    struct sl_settings s;
+    http_settings(&s, rx, "autocommit:recordsThreshold", "1", NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-to-http", &s, 0, r);
+    assert_true(wait_until(rx_count(rx) >= 6, WAIT_MS));
+    /* Meanwhile the checkpoint of what was delivered is written, and stops there. */
+    assert_true(wait_until(run_get(r, &r->n_checkpoints) >= 1, WAIT_MS));
+    bool found;
+    assert_true(checkpoint_of(f->store, "orders-to-http", &found) < a[3].position);
+    sl_worker_stop(w);
+
+    assert_int_equal(atomic_load(&r->counters.delivered), 3);
+    uint64_t checkpoint = checkpoint_of(f->store, "orders-to-http", &found);
+    assert_true(found);
+    assert_true(checkpoint >= a[2].position);
+    assert_true(checkpoint < a[3].position);
+    pthread_mutex_lock(&r->mu);
+    assert_true(r->last_checkpoint < a[3].position);
+    pthread_mutex_unlock(&r->mu);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_ERROR);
@@ -757,6 +994,11 @@ int main(void)
         STORE_TEST(test_record_failing_past_max_retries_is_dead_lettered_with_its_attempts),
         STORE_TEST(test_stop_is_prompt_while_a_record_waits_for_its_retry),
         STORE_TEST(test_stop_does_not_wait_forever_for_a_hanging_target),
+        STORE_TEST(test_catch_up_hands_the_sink_full_requests_around_filtered_events),
+        STORE_TEST(test_fewer_records_than_a_request_wait_for_max_delay_then_go_together),
+        STORE_TEST(test_periodic_checkpoints_are_reported_by_the_worker_and_the_last_is_durable_on_stop),
+        STORE_TEST(test_stop_amid_background_checkpoints_resumes_with_no_gap_and_no_duplicate),
+        STORE_TEST(test_background_checkpoints_never_pass_a_record_still_being_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
