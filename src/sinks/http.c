@@ -123,8 +123,16 @@ static bool is_framing_header(const char *name)
 static void put_header(struct http_sink *h, const char *name, const char *value)
 {
     struct sl_buf *b = &h->head;
-    for (const char *p = name; *p; p++)
-        sl_buf_putc(b, is_token_char((unsigned char)*p) ? *p : '_');
+    const char *clean = name;
+    for (const char *p = name;; p++) {
+        if (*p != '\0' && is_token_char((unsigned char)*p))
+            continue;
+        sl_buf_append(b, clean, (size_t)(p - clean));
+        if (*p == '\0')
+            break;
+        sl_buf_putc(b, '_');
+        clean = p + 1;
+    }
     sl_buf_append(b, ": ", 2);
     const char *run = value;
     for (const char *p = value;; p++) {
@@ -240,8 +248,10 @@ static bool build_head(struct http_sink *h, const struct sl_sink_record *rec, si
     sl_buf_append(b, u.path, u.path_len);
     sl_buf_append(b, " HTTP/1.1\r\nHost: ", 17);
     sl_buf_append(b, u.authority, u.authority_len);
-    sl_buf_printf(b, "\r\nUser-Agent: sluice/" SL_VERSION "\r\nAccept: */*\r\nContent-Length: %zu\r\n",
-                  body_len);
+    sl_buf_puts(b, "\r\nUser-Agent: sluice/" SL_VERSION "\r\nAccept: */*\r\nContent-Length: ");
+    char length[SL_DECIMAL_MAX];
+    sl_buf_append(b, length, sl_format_u64(body_len, length));
+    sl_buf_append(b, "\r\n", 2);
     size_t own = b->len;
     if (rec) {
         const char *ct = rec->content_type && rec->content_type[0] ? rec->content_type

@@ -2,8 +2,12 @@
 #include "sinks/http_wire.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <http_parser.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,7 @@ struct sl_http_wire {
 
     CURL *curl;       /* the connection, NULL when there is none */
     curl_socket_t fd; /* its socket */
+    bool is_plain;    /* no TLS: the socket is read and written directly (see make_blocking) */
     char *origin;     /* what `curl` is connected to */
     bool is_reused;   /* the connection has carried an answered exchange */
     char errbuf[CURL_ERROR_SIZE];
@@ -205,6 +210,33 @@ static int on_connect_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, 
     return is_cancelled(w->cancel) ? 1 : 0;
 }
 
+/* A plain connection (no TLS) is put in blocking mode with send and receive
+ * timeouts of HTTP_WIRE_POLL_MS: a request then costs one send and one recv,
+ * where a non-blocking socket needs a poll before each. Through TLS, libcurl
+ * reads and writes (its TLS library may hold bytes the socket no longer has). */
+static void make_blocking(struct sl_http_wire *w)
+{
+    int flags = fcntl(w->fd, F_GETFL);
+    struct timeval slice = {.tv_sec = 0, .tv_usec = HTTP_WIRE_POLL_MS * 1000};
+    w->is_plain = flags >= 0 && fcntl(w->fd, F_SETFL, flags & ~O_NONBLOCK) == 0 &&
+                  setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof(slice)) == 0 &&
+                  setsockopt(w->fd, SOL_SOCKET, SO_SNDTIMEO, &slice, sizeof(slice)) == 0;
+    if (!w->is_plain && flags >= 0)
+        (void)fcntl(w->fd, F_SETFL, flags); /* back as libcurl left it */
+}
+
+/* Whether libcurl may have gone through a proxy, which may speak TLS itself. */
+static bool is_proxy_configured(void)
+{
+    static const char *const names[] = {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v = getenv(names[i]);
+        if (v && v[0])
+            return true;
+    }
+    return false;
+}
+
 /* Opens a connection to `origin` (resolving, connecting, tunnelling through a
  * proxy, TLS), within what is left of the exchange's time. */
 static enum sl_http_exchange connect_to(struct sl_http_wire *w, const char *origin, char *error,
@@ -261,6 +293,9 @@ static enum sl_http_exchange connect_to(struct sl_http_wire *w, const char *orig
         w->curl = c;
         w->fd = fd;
         w->is_reused = false;
+        w->is_plain = false;
+        if (strncasecmp(origin, "http://", 7) == 0 && !is_proxy_configured())
+            make_blocking(w);
         return SL_HTTP_ANSWERED;
     }
     if (rc == CURLE_OK)
@@ -282,37 +317,88 @@ static enum sl_http_exchange connect_to(struct sl_http_wire *w, const char *orig
  * the cancel flag and the deadline. */
 static enum io_result wait_for(struct sl_http_wire *w, short events)
 {
-    curl_socket_t fd = w->fd;
     for (;;) {
         if (is_cancelled(w->cancel))
             return IO_CANCELLED;
         int64_t left = time_left_ms(w);
         if (left <= 0)
             return IO_TIMEOUT;
-        struct pollfd pfd = {.fd = fd, .events = events};
+        struct pollfd pfd = {.fd = w->fd, .events = events};
         int n = poll(&pfd, 1, (int)(left < HTTP_WIRE_POLL_MS ? left : HTTP_WIRE_POLL_MS));
         if (n > 0)
             return IO_OK;
     }
 }
 
+/* After a socket call that timed out (a plain connection) or would block: go
+ * on unless cancelled or past the deadline. */
+static enum io_result may_go_on(const struct sl_http_wire *w)
+{
+    if (is_cancelled(w->cancel))
+        return IO_CANCELLED;
+    return time_left_ms(w) <= 0 ? IO_TIMEOUT : IO_OK;
+}
+
 static enum io_result send_all(struct sl_http_wire *w, const char *data, size_t len)
 {
     while (len > 0) {
         size_t sent = 0;
-        CURLcode rc = curl_easy_send(w->curl, data, len, &sent);
-        if (rc == CURLE_AGAIN) {
-            enum io_result r = wait_for(w, POLLOUT);
-            if (r != IO_OK)
-                return r;
-            continue;
+        enum io_result r = may_go_on(w);
+        if (r != IO_OK)
+            return r;
+        if (w->is_plain) {
+            ssize_t n = send(w->fd, data, len, MSG_NOSIGNAL);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                continue;
+            if (n < 0)
+                return errno == EPIPE || errno == ECONNRESET ? IO_CLOSED : IO_BROKEN;
+            sent = (size_t)n;
+        } else {
+            CURLcode rc = curl_easy_send(w->curl, data, len, &sent);
+            if (rc == CURLE_AGAIN) {
+                r = wait_for(w, POLLOUT);
+                if (r != IO_OK)
+                    return r;
+                continue;
+            }
+            if (rc != CURLE_OK)
+                return rc == CURLE_SEND_ERROR || rc == CURLE_UNSUPPORTED_PROTOCOL ? IO_CLOSED : IO_BROKEN;
         }
-        if (rc != CURLE_OK)
-            return rc == CURLE_SEND_ERROR || rc == CURLE_UNSUPPORTED_PROTOCOL ? IO_CLOSED : IO_BROKEN;
         data += sent;
         len -= sent;
     }
     return IO_OK;
+}
+
+/* Reads what has come, waiting for it: IO_OK with *n > 0, or with *n == 0 at
+ * the end of the connection; IO_CLOSED when it was reset. */
+static enum io_result receive(struct sl_http_wire *w, char *buf, size_t cap, size_t *n)
+{
+    for (;;) {
+        *n = 0;
+        /* Also between pieces: an answer that trickles in must not outlast the deadline. */
+        enum io_result r = may_go_on(w);
+        if (r != IO_OK)
+            return r;
+        if (w->is_plain) {
+            ssize_t got = recv(w->fd, buf, cap, 0);
+            if (got >= 0) {
+                *n = (size_t)got;
+                return IO_OK;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                return IO_CLOSED;
+            continue;
+        }
+        CURLcode rc = curl_easy_recv(w->curl, buf, cap, n);
+        if (rc == CURLE_OK)
+            return IO_OK;
+        if (rc != CURLE_AGAIN)
+            return IO_CLOSED;
+        r = wait_for(w, POLLIN);
+        if (r != IO_OK)
+            return r;
+    }
 }
 
 static enum io_result send_request(struct sl_http_wire *w, const char *head, size_t head_len,
@@ -340,25 +426,17 @@ static enum io_result read_answer(struct sl_http_wire *w, bool *got_bytes, char 
     w->is_field_long = w->is_value_long = false;
     *got_bytes = false;
     char buf[16384];
-    /* The answer cannot be there yet: wait for it rather than try a read that would fail. */
-    enum io_result waited = wait_for(w, POLLIN);
-    if (waited != IO_OK)
-        return waited;
     for (;;) {
         size_t n = 0;
-        CURLcode rc = curl_easy_recv(w->curl, buf, sizeof(buf), &n);
-        if (rc == CURLE_AGAIN) {
-            enum io_result r = wait_for(w, POLLIN);
-            if (r != IO_OK)
-                return r;
-            continue;
-        }
-        if (rc != CURLE_OK) {
+        enum io_result r = receive(w, buf, sizeof(buf), &n);
+        if (r == IO_CLOSED) {
             snprintf(error, error_size, "%s",
                      *got_bytes ? "connection reset in the middle of the answer"
                                 : "connection reset before an answer");
             return IO_CLOSED;
         }
+        if (r != IO_OK)
+            return r;
         if (n == 0) {
             /* The end of the connection ends an answer without a length. */
             http_parser_execute(&w->parser, &answer_parser, NULL, 0);
