@@ -321,6 +321,7 @@ static void fail_call(struct sl_grpc_stream *s, enum sl_grpc_status status, cons
     va_end(ap);
     sl_info("grpc", "%s: ended by the server: %s", s->pub.path, message);
     s->is_discarding = true;
+    s->is_broken = true;
     s->prefix_len = 0;
     free_message(s);
     server_of(s)->stats.grpc_errors++;

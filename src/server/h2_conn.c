@@ -15,8 +15,12 @@
  * that exceeds them after acknowledging gets a connection error), floods of PING/SETTINGS and
  * rapid resets (its own limits). A session that fails closes its connection.
  *
- * Ending. A connection without calls is drained after idle_timeout_ms, as on shutdown (one with
- * calls, however quiet, never times out: subscriptions are long). On shutdown: a GOAWAY notice and a PING;
+ * Ending. A connection without calls gets a PING after idle_timeout_ms, and is closed (GOAWAY) only
+ * when a whole idle period passes without its answer: the client is gone or deaf. A live client's
+ * connection is not closed, because no GOAWAY is safe for it: a call it starts while one is on its way
+ * fails (RFC 9113 §6.8: no new streams after a GOAWAY; tonic/hyper, the KurrentDB client's reads, do not
+ * retry it on a new connection). One with calls, however quiet, never times out: subscriptions are
+ * long. On shutdown: a GOAWAY notice and a PING;
  * once the PING is answered (the client has seen the notice) and no call is held, the last GOAWAY names the
  * last stream served. When nghttp2 wants neither to read nor to write, the session is over: the connection
  * flushes and half-closes. */
@@ -28,6 +32,7 @@
 #include "util/log.h"
 
 static const uint8_t drain_ping[8] = {'s', 'l', '-', 'd', 'r', 'a', 'i', 'n'};
+static const uint8_t probe_ping[8] = {'s', 'l', '-', 'p', 'r', 'o', 'b', 'e'};
 
 /* ---- nghttp2's memory, counted against SL_H2_SESSION_BOUND -------------------------------- */
 
@@ -179,13 +184,33 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
             h2->is_drain_acked = true;
             sl_h2_conn_maybe_goaway(h2);
         }
+        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && memcmp(frame->ping.opaque_data, probe_ping, 8) == 0)
+            h2->is_probing = false;
         return 0;
     }
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        sl_debug("h2", "GOAWAY received: last stream %d, error %u (%s)", frame->goaway.last_stream_id,
+                 frame->goaway.error_code, nghttp2_http2_strerror(frame->goaway.error_code));
+    if (frame->hd.type == NGHTTP2_RST_STREAM)
+        sl_debug("h2", "RST_STREAM received: stream %d, error %u (%s)", frame->hd.stream_id,
+                 frame->rst_stream.error_code, nghttp2_http2_strerror(frame->rst_stream.error_code));
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     struct sl_grpc_stream *s = stream_of(session, frame->hd.stream_id);
     if (s == NULL)
         return 0;
+    if (frame->hd.type == NGHTTP2_DATA && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        nghttp2_session_get_stream_local_close(session, frame->hd.stream_id) == 1) {
+        /* The response ended before the request: RST_STREAM(NO_ERROR) tells a client that keeps
+         * sending to stop (RFC 9113 §8.1), and frees the stream's slot. Not at once: hyper (tonic,
+         * the KurrentDB client's reads) may end its request with an empty DATA frame after the
+         * response, and fails the call if the reset arrives before it has read the trailers. */
+        size_t before = s->late_bytes;
+        s->late_bytes += frame->hd.length;
+        if (before <= SL_H2_LATE_BOUND && s->late_bytes > SL_H2_LATE_BOUND)
+            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+        return 0;
+    }
     /* Neither call below frees `s`: its stream holds it until nghttp2 closes the stream. */
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
         sl_grpc_stream_begin(s);
@@ -217,15 +242,25 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     return 0;
 }
 
-/* A response that ended before its request did: RST_STREAM(NO_ERROR) tells the client to stop
- * sending (RFC 9113 §8.1), and frees the stream's slot. */
+/* A broken request whose response has ended: RST_STREAM(NO_ERROR) tells the client to stop sending
+ * (RFC 9113 §8.1), and frees the stream's slot. A request merely slower than its response gets
+ * one only if it goes on long (on_frame_recv). */
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     (void)user_data;
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        sl_debug("h2", "GOAWAY sent: last stream %d, error %u (%s)", frame->goaway.last_stream_id,
+                 frame->goaway.error_code, nghttp2_http2_strerror(frame->goaway.error_code));
+    if (frame->hd.type == NGHTTP2_RST_STREAM)
+        sl_debug("h2", "RST_STREAM sent: stream %d, error %u (%s)", frame->hd.stream_id,
+                 frame->rst_stream.error_code, nghttp2_http2_strerror(frame->rst_stream.error_code));
     if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-        nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
-        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        struct sl_grpc_stream *s = stream_of(session, frame->hd.stream_id);
+        if (s != NULL && s->is_broken &&
+            nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
+            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
     return 0;
 }
 
@@ -390,6 +425,8 @@ void sl_h2_conn_kick(struct sl_http_conn *c)
     if (c->state != SL_CONN_OPEN || h2->session == NULL)
         return;
     if (!nghttp2_session_want_read(h2->session) && !nghttp2_session_want_write(h2->session)) {
+        sl_debug("h2", "HTTP/2 session over (%s); closing the connection",
+                 h2->is_goaway_queued ? "GOAWAY sent" : "ended by the client");
         teardown(c, true);
         if (c->state == SL_CONN_OPEN)
             sl_http_conn_finish(c);
@@ -468,14 +505,16 @@ void sl_h2_conn_on_idle(struct sl_http_conn *c)
     struct sl_grpc_conn *h2 = c->h2;
     if (h2 == NULL || h2->session == NULL || c->state != SL_CONN_OPEN || h2->n_calls > 0)
         return;
-    if (h2->is_draining) {
-        /* A whole idle period without the notice's PING answered: the client is gone or deaf. */
+    if (h2->is_draining || h2->is_probing) {
+        /* A whole idle period without the PING answered: the client is gone or deaf. */
+        sl_debug("h2", "closing an HTTP/2 connection: no answer to a PING within %d ms",
+                 c->srv->limits.idle_timeout_ms);
+        h2->is_draining = true;
         h2->is_drain_acked = true;
         sl_h2_conn_maybe_goaway(h2);
-    } else {
-        /* As on shutdown, a notice first: a call the client starts while the GOAWAY is on its way
-         * must still be served, not refused (a client reports a refused call as unavailable). */
-        sl_h2_conn_drain(c);
+    } else if (nghttp2_submit_ping(h2->session, NGHTTP2_FLAG_NONE, probe_ping) == 0) {
+        /* Not a GOAWAY, which a call the client starts meanwhile would fail on (see the top). */
+        h2->is_probing = true;
     }
     sl_h2_conn_kick(c);
 }

@@ -232,6 +232,10 @@ bool sl_http_req_split_target(struct sl_http_req *r);
 /* SETTINGS_INITIAL_WINDOW_SIZE we advertise (per stream), and the connection's receive window. */
 #define SL_H2_STREAM_WINDOW ((int32_t)1024 * 1024)
 #define SL_H2_CONN_WINDOW ((int32_t)16 * 1024 * 1024)
+/* Request bytes a client may send after the response ended before it is reset: a request's end
+ * racing the response is never reset (a reset there fails the call in some clients); a client
+ * still uploading is told to stop. */
+#define SL_H2_LATE_BOUND ((size_t)64 * 1024)
 /* Request bytes one connection may hold at once: unfinished messages plus the metadata of its
  * calls. A call that would pass it ends with RESOURCE_EXHAUSTED. */
 #define SL_H2_INPUT_BOUND ((size_t)64 * 1024 * 1024)
@@ -286,7 +290,8 @@ struct sl_grpc_stream {
     uint32_t msg_want; /* the message's length, once the prefix is complete */
     uint8_t *msg;      /* what has arrived of it */
     size_t msg_len, msg_cap;
-    size_t in_bytes; /* this call's share of h2->in_bytes */
+    size_t in_bytes;   /* this call's share of h2->in_bytes */
+    size_t late_bytes; /* request bytes that came after the response ended (SL_H2_LATE_BOUND) */
 
     /* Response. */
     enum sl_grpc_response resp;
@@ -299,6 +304,7 @@ struct sl_grpc_stream {
     bool is_dispatched; /* the handler was given it */
     bool is_finished;   /* the handler ended it */
     bool is_discarding; /* request data is dropped from now on */
+    bool is_broken;     /* the request is at fault: reset it as soon as the response ends */
     bool is_half_closed;
     bool is_deferred; /* the data provider is waiting for nghttp2_session_resume_data() */
     bool is_above_high;
@@ -318,6 +324,7 @@ struct sl_grpc_conn {
     bool is_in_session;   /* inside nghttp2_session_mem_recv() or _mem_send() */
     bool is_dead;         /* to be torn down as soon as nghttp2 returns */
     bool is_delivering;
+    bool is_probing;       /* idle: a PING sent to see whether the client is still there */
     bool is_draining;      /* the server is shutting down: shutdown notice and PING sent */
     bool is_drain_acked;   /* that PING came back: the client has seen the notice */
     bool is_goaway_queued; /* the last GOAWAY is submitted */

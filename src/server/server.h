@@ -23,7 +23,8 @@ struct sl_server_limits {
     size_t max_body_bytes;   /* request body; over it: 413. Default 16 MiB */
     int header_timeout_ms;   /* from a request's first byte to its last header. Default 10 s */
     int request_timeout_ms;  /* from a request's first byte to its last body byte. Default 60 s */
-    int idle_timeout_ms;     /* keep-alive connection with no request. Default 60 s */
+    int idle_timeout_ms;     /* keep-alive connection with no request; HTTP/2: PINGed, closed if it does not
+                                answer in as long again. Default 60 s */
     size_t max_connections;  /* over it, new connections are closed. Default 10 000 */
 };
 

@@ -58,7 +58,8 @@ static const struct opt_def opt_defs[] = {
     {"request-timeout-ms", "SLUICE_REQUEST_TIMEOUT_MS", OPT_COUNT, FIELD(request_timeout_ms), 0, "MS", "0",
      "time a client has to send a whole request; 0 = 60000"},
     {"idle-timeout-ms", "SLUICE_IDLE_TIMEOUT_MS", OPT_COUNT, FIELD(idle_timeout_ms), 0, "MS", "0",
-     "keep-alive connections idle this long are closed; 0 = 60000"},
+     "an idle HTTP/1.1 keep-alive connection is closed after this long; an idle HTTP/2 one is pinged, and "
+     "closed when the PING is not answered within it; 0 = 60000"},
     {"admin-token", "SLUICE_ADMIN_TOKEN", OPT_PATH, FIELD(admin_token), 0, "TOKEN", NULL,
      "bearer token of the admin, who may see connector secrets with showSecrets=true; none by default"},
 };

@@ -94,7 +94,24 @@ describe("keepalive and timeouts", () => {
   test("a client left idle past the server's idle timeout works again at once", { timeout: 60_000 }, async () => {
     const client = strict.client();
     await roundTrip(client);
-    await sleep(4000); // the server closes both idle connections
+    await sleep(4000); // the server PINGs both idle connections (it would close them if unanswered)
     await roundTrip(client);
+  });
+
+  test("reads spaced around a short idle timeout all succeed", { timeout: 90_000 }, async () => {
+    // Neither an idle GOAWAY nor an RST_STREAM(NO_ERROR) before the request's end may reach a read
+    // the Rust stack is starting: it reports either as UnavailableError, without retrying.
+    const quick = await startServer({ name: "idle300", extraArgs: ["--idle-timeout-ms", "300"] });
+    try {
+      const client = quick.client();
+      const s = uniqueStream("spaced");
+      await client.appendToStream(s, ev(0));
+      for (let i = 0; i < 40; i++) {
+        await sleep(260 + ((i * 37) % 80) + (i % 3 === 0 ? 300 : 0));
+        assert.equal((await readAllOf(client, s)).length, 1, `read ${i}`);
+      }
+    } finally {
+      await quick.close();
+    }
   });
 });
