@@ -57,7 +57,8 @@ clean:
 # runs each for 10 s (CI). Findings land in $(FUZZ_BUILD)/fuzz-work/<target>/artifacts/.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= fuzz_http_request fuzz_event_json fuzz_connector_settings fuzz_record_decode fuzz_grpc_decode
+FUZZ_TARGETS ?= fuzz_http_request fuzz_event_json fuzz_connector_settings fuzz_record_decode fuzz_grpc_decode \
+                fuzz_h2_grpc
 
 .PHONY: fuzz-build fuzz fuzz-smoke
 

@@ -30,6 +30,13 @@ struct sl_api {
 
 void sl_api_handle(struct sl_http_request *req, void *arg);
 
+/* Wires `api` to its server as `sluice serve` does (serve.c): after a commit that moves the head
+ * the loop wakes once, however many commits there were, and the HTTP and gRPC subscriptions read
+ * on; when the server shuts down they end. Needs api->store, ->server, ->subs and ->grpc_streams;
+ * call it once, on the thread that will run the loop, before it runs. SL_E_TOO_LARGE when the
+ * store has no room for another commit watcher. */
+enum sl_code sl_api_follow_store(struct sl_api *api, struct sl_error *err);
+
 /* Handlers, by resource. `name` is the percent-decoded stream name. */
 void sl_api_append(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len);
 void sl_api_read_stream(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len);

@@ -27,7 +27,8 @@ struct pending {
     char *stream;
     size_t stream_len;
     struct sl_expected expected;
-    int64_t deadline_us;              /* 0 = none */
+    bool has_deadline;
+    int64_t deadline_us;              /* microseconds since the epoch, when has_deadline */
     struct sl_grpc_batch_part *parts; /* own the events' memory */
     size_t n_parts, cap_parts;
     size_t n_events;
@@ -184,7 +185,7 @@ static void write_done(struct sl_write *w)
 static void complete(struct batch_call *b, struct pending *p)
 {
     struct sl_error err = {0};
-    if (p->deadline_us && sl_now_us() > p->deadline_us) {
+    if (p->has_deadline && sl_now_us() > p->deadline_us) {
         sl_errorf(&err, SL_E_TIMEOUT, "the append's deadline passed before it was complete");
         reply_failure(b, p, SL_E_TIMEOUT, &err, SL_REVISION_NONE);
         pending_free(p);
@@ -267,10 +268,16 @@ static struct pending *open_append(struct batch_call *b, const struct sl_grpc_ba
     p->owner = b;
     memcpy(p->cid, part->correlation_id, 16);
     p->expected = part->expected;
-    if (part->has_deadline)
+    if (part->has_deadline) {
+        p->has_deadline = true;
         p->deadline_us = part->deadline_us;
-    else if (part->has_timeout)
-        p->deadline_us = sl_now_us() + (part->timeout_us > 0 ? part->timeout_us : 0);
+    } else if (part->has_timeout) {
+        /* The decoder saturates a timeout too long to count (INT64_MAX): so does the deadline. */
+        int64_t now = sl_now_us();
+        int64_t timeout = part->timeout_us > 0 ? part->timeout_us : 0;
+        p->has_deadline = true;
+        p->deadline_us = timeout > INT64_MAX - now ? INT64_MAX : now + timeout;
+    }
     return p;
 }
 

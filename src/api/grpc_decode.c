@@ -471,14 +471,21 @@ batch_map_get(EventStore__Client__Streams__BatchAppendReq__ProposedMessage__Meta
     return NULL;
 }
 
-/* Seconds and nanoseconds as microseconds, saturated. */
+/* Seconds and nanoseconds as microseconds, saturated. The nanoseconds are not checked against
+ * their documented range (under one second), so they can still carry the sum over. */
 static int64_t us_of(int64_t seconds, int32_t nanos)
 {
     if (seconds > INT64_MAX / 1000000 - 1)
         return INT64_MAX;
     if (seconds < INT64_MIN / 1000000 + 1)
         return INT64_MIN;
-    return seconds * 1000000 + nanos / 1000;
+    int64_t us = seconds * 1000000;
+    int64_t frac = nanos / 1000;
+    if (frac > 0 && us > INT64_MAX - frac)
+        return INT64_MAX;
+    if (frac < 0 && us < INT64_MIN - frac)
+        return INT64_MIN;
+    return us + frac;
 }
 
 static enum sl_code batch_fill(const BatchAppendReq *req, struct sl_grpc_batch_part *out,

@@ -34,6 +34,16 @@ static void on_shutdown(void *arg)
     sl_api_grpc_streams_end_all(api->grpc_streams);
 }
 
+enum sl_code sl_api_follow_store(struct sl_api *api, struct sl_error *err)
+{
+    sl_server_on_shutdown(api->server, on_shutdown, api);
+    enum sl_code code = sl_store_watch(api->store, on_commit, api);
+    if (code != SL_OK)
+        return sl_errorf(err, code, "the store takes no more commit watchers (at most %d)",
+                         SL_STORE_MAX_WATCHERS);
+    return SL_OK;
+}
+
 static int clamp_ms(size_t ms)
 {
     return ms > INT_MAX ? INT_MAX : (int)ms;
@@ -79,9 +89,7 @@ int sl_serve_main(const struct sl_config *cfg)
         sl_error("serve", "%s", api.subs && api.grpc_streams ? err.message : "out of memory");
         goto out;
     }
-    sl_server_on_shutdown(api.server, on_shutdown, &api);
-    sl_store_watch(api.store, on_commit, &api);
-    if (sl_server_run(api.server, &err) != SL_OK) {
+    if (sl_api_follow_store(&api, &err) != SL_OK || sl_server_run(api.server, &err) != SL_OK) {
         sl_error("serve", "%s", err.message);
         goto out;
     }

@@ -3,7 +3,7 @@
 seed_records.c, which uses the real encoder: build-fuzz/tests/fuzz/seed_records DIR).
 
 Seeds are small and each shows one thing the target should start from: real requests, real append
-bodies, real connector settings. Re-running it rewrites the same files."""
+bodies, real connector settings, a valid call of every gRPC method. Re-running it rewrites the same files."""
 import json
 import os
 import sys
@@ -232,11 +232,380 @@ def record_variants():
     write("fuzz_record_decode", "short", b"\x02\x00\x05")
 
 
+# ---- fuzz_h2_grpc: two control bytes, then operations that become HTTP/2 frames -------------------
+# Control byte: bits 0-1 limits (normal, 512-byte header blocks, idle timeout 0), 2-3 ending (the server
+# closes, the client half-closes, the client vanishes, GOAWAY then half-close), 4 chunked feeding,
+# 5 no SETTINGS ACK, 6 a 1 MiB initial window, 7 an HPACK table of 0. Then operations (fuzz_h2_grpc.c,
+# enum op): an opcode byte, a variant byte (below 192 well-formed; its bits are flags), arguments.
+def h2_ctl(limits=0, ending=0, chunked=False, no_ack=False, big_window=False, table0=False):
+    return bytes([limits | ending << 2 | chunked << 4 | no_ack << 5 | big_window << 6 | table0 << 7])
+
+
+# The order of methods[] in fuzz_h2_grpc.c.
+H2_METHODS = ["Read", "Append", "BatchAppend", "Delete", "Tombstone", "GetSupportedMethods", "Create",
+              "Reconfigure", "ConnectorDelete", "Start", "Reset", "Stop", "Rename", "List", "GetSettings",
+              "GetConfiguration", "Unknown"]
+
+
+def m(name):
+    return H2_METHODS.index(name)
+
+
+def op_open(method, variant=0):
+    return bytes([0, variant, method])
+
+
+def op_msg(payload, end=False, sel=0, variant=0, frames=1):
+    v = variant | (1 if end else 0) | (frames - 1) << 1
+    if len(payload) > 255:
+        return bytes([1, v | 0x20, sel, len(payload) >> 8, len(payload) & 255]) + payload
+    return bytes([1, v, sel, len(payload)]) + payload
+
+
+def op_end(sel=0, trailers=False, variant=0):
+    return bytes([2, variant | trailers, sel])
+
+
+def op_rst(sel=0, code=8, variant=0):
+    return bytes([3, variant, sel, code])
+
+
+def op_window(increment, sel=0, conn=False, variant=0):
+    inc = increment - 1
+    return bytes([4, variant | conn, sel, inc >> 16 & 255, inc >> 8 & 255, inc & 255])
+
+
+def op_ping(data=b"12345678", ack=False, variant=0):
+    return bytes([5, variant | ack]) + data
+
+
+def op_settings(entries=(), ack=False, variant=0):
+    # entries: (id byte, value); id byte % 7 picks table size, push, streams, window, frame size, list size,
+    # unknown.
+    out = bytes([6, variant | ack, len(entries)])
+    for i, v in entries:
+        out += bytes([i]) + v.to_bytes(4, "big")
+    return out
+
+
+def op_goaway(code=0, debug=b"", variant=0):
+    return bytes([7, variant, code, len(debug)]) + debug
+
+
+def op_priority(sel=0, dep=1, weight=15, variant=0):
+    return bytes([8, variant, sel, dep, weight])
+
+
+def op_raw(data):
+    return bytes([9, 0, len(data)]) + data
+
+
+def op_wait(ms=2):
+    return bytes([10, ms - 1])
+
+
+def u64(v):
+    return (v & (2**64 - 1)).to_bytes(8, "big")
+
+
+def op_request(shape, a=0, b=0, c=0, name=b"", end=True, sel=0, frames=1):
+    # REQUEST: a valid request for the stream's method from these values (fuzz_h2_grpc.c, build_request()).
+    if isinstance(name, str):
+        name = name.encode()
+    v = (1 if end else 0) | (frames - 1) << 1
+    return bytes([11, v, sel, shape]) + u64(a) + u64(b) + u64(c) + bytes([len(name)]) + name
+
+
+# A little protobuf encoder: enough for the requests.
+def pb_varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pb_int(field, n):
+    return pb_varint(field << 3) + pb_varint(n)
+
+
+def pb_bytes(field, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_msg(field, *parts):
+    return pb_bytes(field, b"".join(parts))
+
+
+EMPTY = b""
+
+
+def stream_id(name):
+    return pb_bytes(3, name)  # StreamIdentifier.stream_name
+
+
+def uuid_string(field, text):
+    return pb_msg(field, pb_bytes(2, text))  # UUID{string}
+
+
+def string_map(field, pairs):
+    return b"".join(pb_msg(field, pb_bytes(1, k), pb_bytes(2, v)) for k, v in pairs)
+
+
+def read_req(stream=None, count=10, backwards=False, subscribe=False, start="start", filter_prefix=None,
+             regex=None, resolve_links=False, structured=False):
+    if stream is None:
+        where = pb_msg(2, pb_msg(2 if start == "start" else 3, EMPTY))  # AllOptions{start|end}
+    elif isinstance(start, int):
+        where = pb_msg(1, pb_msg(1, stream_id(stream)), pb_int(2, start))  # StreamOptions{revision}
+    else:
+        where = pb_msg(1, pb_msg(1, stream_id(stream)), pb_msg(3 if start == "start" else 4, EMPTY))
+    parts = [where, pb_int(3, 1 if backwards else 0), pb_int(4, 1 if resolve_links else 0)]
+    parts.append(pb_msg(6, EMPTY) if subscribe else pb_int(5, count))
+    if filter_prefix or regex:
+        expr = pb_bytes(1, regex) if regex else b"".join(pb_bytes(2, p) for p in filter_prefix)
+        parts.append(pb_msg(7, pb_msg(1, expr), pb_int(3, 4), pb_int(5, 1)))  # FilterOptions
+    else:
+        parts.append(pb_msg(8, EMPTY))  # no_filter
+    parts.append(pb_msg(9, pb_msg(1 if structured else 2, EMPTY)))  # uuid_option{structured|string}
+    parts.append(pb_msg(10, pb_int(1, 1)))  # control_option{compatibility}
+    return pb_msg(1, *parts)
+
+
+def expected(kind):
+    # AppendReq.Options / DeleteReq.Options: revision 2, no_stream 3, any 4, stream_exists 5
+    if isinstance(kind, int):
+        return pb_int(2, kind)
+    return pb_msg({"no_stream": 3, "any": 4, "exists": 5}[kind], EMPTY)
+
+
+def append_options(stream, kind="any"):
+    return pb_msg(1, pb_msg(1, stream_id(stream)), expected(kind))
+
+
+def proposed(event_id, event_type, data, content_type="application/json", meta=b""):
+    return b"".join([uuid_string(1, event_id),
+                     string_map(2, [("type", event_type), ("content-type", content_type)]),
+                     pb_bytes(3, meta), pb_bytes(4, data)])
+
+
+def append_event(event_id, event_type, data, **kw):
+    return pb_msg(2, proposed(event_id, event_type, data, **kw))
+
+
+def batch_append(cid, stream, events, final=True, kind="any", with_options=True, deadline=None, timeout=10):
+    parts = [uuid_string(1, cid)]
+    if with_options:
+        # BatchAppendReq.Options: any 4; deadline_21_10_0 6 (Timestamp{seconds}), deadline 7 (Duration{seconds})
+        when = pb_msg(6, pb_int(1, deadline)) if deadline is not None else pb_msg(7, pb_int(1, timeout))
+        parts.append(pb_msg(2, pb_msg(1, stream_id(stream)), pb_msg(4, EMPTY), when))
+    parts += [pb_msg(3, proposed(*e)) for e in events]
+    if final:
+        parts.append(pb_int(4, 1))
+    return b"".join(parts)
+
+
+def delete_req(stream, kind="any"):
+    return pb_msg(1, pb_msg(1, stream_id(stream)), expected(kind))
+
+
+def connector_settings(field, pairs):
+    # map<string, StringValue>
+    return b"".join(pb_msg(field, pb_bytes(1, k), pb_msg(2, pb_bytes(1, v))) for k, v in pairs)
+
+
+LOG_SINK = [("instanceTypeName", "log-sink"), ("includeRecordData", "false")]
+
+
+def h2_seeds():
+    ids = ["0b9f8e8a-3c2d-4e5f-8a9b-0c1d2e3f4a5b", "1c0a9f9b-4d3e-4f60-9bac-1d2e3f4a5b6c",
+           "2d1b0a0c-5e4f-4071-8cbd-2e3f4a5b6c7d"]
+    order = append_event(ids[0], "OrderPlaced", b'{"orderId":"o-1","total":12.5}')
+    start = h2_ctl()
+    seeds = {
+        # One valid call of every method.
+        "read_stream": op_open(m("Read")) + op_msg(read_req("orders-1"), end=True) + op_wait(),
+        "read_stream_backwards": op_open(m("Read")) +
+        op_msg(read_req("orders-1", count=5, backwards=True, start="end"), end=True) + op_wait(),
+        "read_all": op_open(m("Read")) + op_msg(read_req(None, count=100), end=True) +
+        op_window(1 << 20, conn=True) + op_window(1 << 20) + op_wait(),
+        "read_all_regex": op_open(m("Read")) + op_msg(read_req(None, count=20, regex="^Order"), end=True) + op_wait(),
+        "subscribe_all": op_open(m("Read")) +
+        op_msg(read_req(None, subscribe=True, filter_prefix=["orders-", "customers-"]), end=True) + op_wait() +
+        op_open(m("Append")) + op_msg(append_options("orders-7")) + op_msg(order, end=True) + op_wait(4),
+        "subscribe_stream": op_open(m("Read")) + op_msg(read_req("orders-7", subscribe=True, start="end"), end=True) +
+        op_wait() + op_open(m("Append")) + op_msg(append_options("orders-7")) + op_msg(order, end=True) + op_wait(4),
+        "append": op_open(m("Append")) + op_msg(append_options("orders-1", "any")) + op_msg(order) + op_end() +
+        op_wait(4),
+        "append_no_stream": op_open(m("Append")) + op_msg(append_options("fresh-1", "no_stream")) +
+        op_msg(append_event(ids[1], "Blob", b"\x00\x01\x02", content_type="application/octet-stream",
+                            meta=b'{"m":1}')) + op_msg(order, end=True) + op_wait(4),
+        "append_wrong_revision": op_open(m("Append")) + op_msg(append_options("orders-1", 1000)) + op_msg(order) +
+        op_end(trailers=True) + op_wait(4),
+        "append_empty": op_open(m("Append")) + op_msg(append_options("orders-1", "exists"), end=True) + op_wait(),
+        "batch_append": op_open(m("BatchAppend")) +
+        op_msg(batch_append(ids[2], "orders-2", [(ids[0], "OrderPlaced", b'{"a":1}')])) + op_wait(4) +
+        op_msg(batch_append(ids[1], "orders-3", [(ids[1], "T", b"{}")], final=False)) +
+        op_msg(batch_append(ids[1], "orders-3", [(ids[2], "T", b"[]")], with_options=False)) + op_wait(4) + op_end() +
+        op_wait(4),
+        "delete": op_open(m("Append")) + op_msg(append_options("doomed-1")) + op_msg(order, end=True) + op_wait(4) +
+        op_open(m("Delete")) + op_msg(delete_req("doomed-1"), end=True) + op_wait(4),
+        "tombstone": op_open(m("Tombstone")) + op_msg(delete_req("tomb-1", "any"), end=True) + op_wait(4) +
+        op_open(m("Read")) + op_msg(read_req("tomb-1"), end=True) + op_wait(),
+        "supported_methods": op_open(m("GetSupportedMethods")) + op_msg(EMPTY, end=True) + op_wait(),
+        "supported_methods_half_close": op_open(m("GetSupportedMethods"), variant=0x01) + op_wait(),
+        "connector_create": op_open(m("Create")) +
+        op_msg(pb_bytes(1, "fuzz-sink-1") + pb_bytes(3, "Fuzz") + connector_settings(5, LOG_SINK), end=True) +
+        op_wait(4),
+        "connector_reconfigure": op_open(m("Reconfigure")) +
+        op_msg(pb_bytes(1, "fuzz-sink-1") + connector_settings(3, LOG_SINK + [("logging:enabled", "true")]),
+               end=True) + op_wait(4),
+        "connector_delete": op_open(m("ConnectorDelete")) + op_msg(pb_bytes(1, "fuzz-sink-1"), end=True) + op_wait(4),
+        "connector_start": op_open(m("Start")) + op_msg(pb_bytes(1, "fuzz-sink-1") + pb_msg(3, pb_int(1, 1)),
+                                                         end=True) + op_wait(4),
+        "connector_reset": op_open(m("Reset")) + op_msg(pb_bytes(1, "fuzz-sink-1"), end=True) + op_wait(4),
+        "connector_stop": op_open(m("Stop")) + op_msg(pb_bytes(1, "fuzz-sink-1"), end=True) + op_wait(4),
+        "connector_rename": op_open(m("Rename")) + op_msg(pb_bytes(1, "fuzz-sink-1") + pb_bytes(3, "Renamed"),
+                                                           end=True) + op_wait(4),
+        "connector_list": op_open(m("List"), variant=0x10) +
+        op_msg(pb_int(4, 1) + pb_int(5, 1) + pb_msg(6, pb_int(1, 1), pb_int(2, 10)) + pb_int(7, 1), end=True) +
+        op_wait(),
+        "connector_get_settings": op_open(m("GetSettings"), variant=0x10) + op_msg(pb_bytes(1, "fuzz-sink-1"),
+                                                                                    end=True) + op_wait(),
+        "connector_get_configuration": op_open(m("GetConfiguration")) + op_msg(pb_bytes(1, "fuzz-sink-1"),
+                                                                                 end=True) + op_wait(),
+        "connector_lifecycle": op_open(m("Create")) +
+        op_msg(pb_bytes(1, "fuzz-sink-2") + connector_settings(5, LOG_SINK), end=True) + op_wait(4) +
+        op_open(m("GetSettings")) + op_msg(pb_bytes(1, "fuzz-sink-2"), end=True) +
+        op_open(m("Rename")) + op_msg(pb_bytes(1, "fuzz-sink-2") + pb_bytes(3, "Two"), end=True) + op_wait(4) +
+        op_open(m("ConnectorDelete")) + op_msg(pb_bytes(1, "fuzz-sink-2"), end=True) + op_wait(4),
+        "unknown_method": op_open(m("Unknown")) + op_msg(EMPTY, end=True) + op_wait(),
+        # Framing: split messages, two messages in a row, the prefix split over frames, padding, CONTINUATION.
+        "split_frames": op_open(m("Append"), variant=0x02 | 0x04 | 0x08) +
+        op_msg(append_options("orders-1"), frames=4) + op_msg(order, frames=3, variant=0x08) + op_end() + op_wait(4),
+        "many_streams": b"".join(op_open(m("GetSupportedMethods"), variant=0x40 if i == 2 else 0) +
+                                 op_msg(EMPTY, end=True) for i in range(6)) + op_wait(),
+        "flow_control": op_settings([(3, 16), (4, 20000)]) + op_open(m("Read")) +
+        op_msg(read_req(None, count=1000), end=True) + op_wait() + op_window(100) + op_wait() +
+        op_window(1 << 16, conn=True) + op_window(1 << 16) + op_wait(),
+        "settings_table": op_settings([(0, 0), (1, 0), (2, 50), (5, 8192), (6, 7)]) + op_open(m("Read")) +
+        op_msg(read_req("orders-1"), end=True) + op_wait() + op_settings([(0, 4096)]) +
+        op_open(m("GetSupportedMethods"), variant=1) + op_wait(),
+        "ping_priority": op_ping() + op_ping(b"abcdefgh", ack=True) + op_open(m("Read")) + op_priority(0, 0, 200) +
+        op_priority(0, 1, 16, variant=1) + op_msg(read_req("orders-1"), end=True) + op_wait(),
+        "rst_streams": op_open(m("Read")) + op_msg(read_req(None, subscribe=True), end=True) + op_wait() +
+        op_rst(code=8) + op_open(m("Append")) + op_msg(append_options("orders-9")) + op_rst(code=0) + op_wait(),
+        "goaway": op_open(m("Read")) + op_msg(read_req("orders-1"), end=True) + op_goaway(0, b"bye") + op_wait() +
+        op_open(m("GetSupportedMethods"), variant=1) + op_wait(),
+        "raw": op_open(m("GetSupportedMethods")) + op_raw(b"\x00\x00\x05\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00")
+        + op_wait(),
+        # What the fuzz target writes to the store before the first input (seed_store()).
+        "read_big_windows": op_open(m("Read")) + op_msg(read_req("seed-big", count=400), end=True) +
+        op_window(1 << 24, conn=True) + op_window(1 << 24) + op_wait(4) + op_wait(4) + op_wait(4) + op_wait(4) +
+        op_wait(4),
+        "read_big_paused": op_open(m("Read")) + op_msg(read_req("seed-big", count=400), end=True) +
+        op_window(1 << 24, conn=True) + op_window(1 << 24) + bytes([10, 128 + 3]) + op_wait(4) +
+        bytes([10, 128 + 3]) + op_wait(4) + op_wait(4),
+        "read_all_long": op_open(m("Read")) + op_msg(read_req(None, count=3000), end=True) +
+        op_window(1 << 24, conn=True) + op_window(1 << 24) + op_wait(4) + op_wait(4) + op_wait(4),
+        "read_all_backwards_filtered": op_open(m("Read")) +
+        op_msg(read_req(None, count=3000, backwards=True, start="end", filter_prefix=["seed-3"]), end=True) +
+        op_window(1 << 20, conn=True) + op_window(1 << 20) + op_wait(4),
+        "subscribe_all_catch_up": op_open(m("Read")) + op_msg(read_req(None, subscribe=True), end=True) +
+        op_window(1 << 24, conn=True) + op_window(1 << 24) + op_wait(4) + op_wait(4) + op_wait(4),
+        "subscribe_stream_catch_up": op_open(m("Read")) + op_msg(read_req("seed-0", subscribe=True), end=True) +
+        op_window(1 << 20, conn=True) + op_window(1 << 20) + op_wait(4),
+        "read_links": op_open(m("Read")) + op_msg(read_req("seed-links", resolve_links=True, structured=True),
+                                                  end=True) + op_wait(),
+        "read_max_count": op_open(m("Read")) + op_msg(read_req("seed-2", count=100), end=True) + op_wait(),
+        "read_deleted": op_open(m("Read")) + op_msg(read_req("seed-deleted"), end=True) + op_open(m("Read")) +
+        op_msg(read_req("seed-tombstoned"), end=True) + op_open(m("Read")) +
+        op_msg(read_req("seed-binary", start=5), end=True) + op_wait(),
+        "batch_deadlines": op_open(m("BatchAppend")) +
+        op_msg(batch_append(ids[0], "orders-5", [(ids[1], "T", b"{}")], deadline=253402300799)) +
+        op_msg(batch_append(ids[1], "orders-5", [(ids[2], "T", b"{}")], deadline=1)) +
+        op_msg(batch_append(ids[2], "orders-5", [(ids[0], "T", b"{}")], timeout=86400)) + op_wait(4) + op_end() +
+        op_wait(4),
+        "client_trailers": op_open(m("BatchAppend")) +
+        op_msg(batch_append(ids[0], "orders-4", [(ids[1], "T", b"{}")])) + op_end(trailers=True) + op_wait(4),
+    }
+    # REQUEST: the target builds the message; shape bits per method are in build_request().
+    def req_call(method, *args, **kw):
+        return op_open(m(method)) + op_request(*args, **kw) + op_wait(4)
+    seeds.update({
+        "request_read_stream_from_revision": req_call("Read", 0x04, a=10, b=20, c=2, name="seed-0"),
+        "request_read_all_backwards_prefix": req_call("Read", 0x4d, a=1000, b=50, c=32 << 32 | 2, name="seed-1"),
+        "request_subscribe_all_type_regex": req_call("Read", 0xa3, c=4 << 32 | 2, name="^Order"),
+        "request_subscribe_links": req_call("Read", 0x30, name="seed-links"),
+        "request_append": op_open(m("Append")) + op_request(0x05, name="req-append-1", end=False) +
+        op_request(0x04, b=1, c=7, name='{"a":1}', end=False) + op_end() + op_wait(4),
+        "request_batch_timestamp": req_call("BatchAppend", 0x8d, b=253402300799, c=11, name='{"b":2}'),
+        "request_batch_duration": req_call("BatchAppend", 0x95, b=30, c=12, name='{"b":3}'),
+        "request_delete": req_call("Delete", 0x02, name="req-append-1"),
+        "request_tombstone": req_call("Tombstone", 0x02, name="req-tomb-1"),
+        "request_features": req_call("GetSupportedMethods", 0),
+        "request_connectors": req_call("Create", 0x09, name="req-conn-1") +
+        req_call("Reconfigure", 0x0a, name="req-conn-1") + req_call("GetSettings", 0, name="req-conn-1") +
+        req_call("GetConfiguration", 0, name="req-conn-1") + req_call("Start", 0x01, a=1, name="req-conn-1") +
+        req_call("Reset", 0, name="req-conn-1") + req_call("Stop", 0, name="req-conn-1") +
+        req_call("Rename", 0, name="req-conn-1New Name!!") + req_call("List", 0x68, a=1, b=10) +
+        req_call("ConnectorDelete", 0, name="req-conn-1"),
+        "request_unknown": req_call("Unknown", 0),
+    })
+    for name, ops in seeds.items():
+        write("fuzz_h2_grpc", name, start + bytes([len(name)]) + ops)
+    # The same calls under other limits and endings.
+    variants = {
+        "small_headers": h2_ctl(limits=1),
+        "idle_zero": h2_ctl(limits=2, ending=1),
+        "client_eof": h2_ctl(ending=1),
+        "client_vanishes": h2_ctl(ending=2),
+        "client_goaway": h2_ctl(ending=3, big_window=True),
+        "chunked_no_ack": h2_ctl(chunked=True, no_ack=True, table0=True),
+    }
+    for vname, c in variants.items():
+        for name in ("subscribe_all", "batch_append", "append", "supported_methods", "connector_lifecycle"):
+            write("fuzz_h2_grpc", f"{name}.{vname}", c + b"\x07" + seeds[name])
+    write("fuzz_h2_grpc", "small_headers_with_metadata", h2_ctl(limits=1) + b"\x03" +
+          op_open(m("GetSupportedMethods"), variant=0x10) + op_msg(EMPTY, end=True) + op_wait())
+    # Every malformation of OPEN and of a message, once each.
+    for k in range(18):
+        ops = op_open(m("Read"), variant=192 + k)
+        if k == 13:  # :path from the input
+            ops += bytes([len(b"/event_store.client.streams.Streams/Read")]) + b"/event_store.client.streams.Streams/Read"
+        if k == 10:  # header block from the input
+            ops += bytes([4]) + b"\x83\x86\x84\x41"
+        ops += op_msg(read_req("orders-1"), end=True) + op_wait()
+        write("fuzz_h2_grpc", f"bad_open_{k + 1:02d}", start + bytes([k]) + ops)
+    for k in range(10):
+        ops = op_open(m("Append")) + op_msg(append_options("orders-1"), variant=192 + k) + op_end() + op_wait()
+        write("fuzz_h2_grpc", f"bad_message_{k + 1:02d}", start + bytes([k]) + ops)
+    small_bad = {
+        "bad_end": [op_end(variant=192 + k) for k in range(3)],
+        "bad_rst": [op_rst(variant=192 + k) for k in range(3)],
+        "bad_window": [op_window(10, variant=192 + k) for k in range(4)],
+        "bad_ping": [op_ping(variant=192 + k) for k in range(2)],
+        "bad_settings": [op_settings([(3, 100)], variant=192 + k) for k in range(6)],
+        "bad_goaway": [op_goaway(variant=192 + k) for k in range(2)],
+        "bad_priority": [op_priority(variant=192 + k) for k in range(3)],
+    }
+    for name, ops_list in small_bad.items():
+        for k, bad in enumerate(ops_list):
+            ops = op_open(m("Read")) + bad + op_msg(read_req("orders-1"), end=True) + op_wait()
+            write("fuzz_h2_grpc", f"{name}_{k + 1}", start + bytes([k]) + ops)
+
+
 def main():
     http_seeds()
     event_seeds()
     settings_seeds()
     record_variants()
+    h2_seeds()
     return 0
 
 

@@ -12,7 +12,8 @@ seconds="${2:?usage: run.sh BUILD_DIR SECONDS [TARGET...]}"
 shift 2
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_http_request fuzz_event_json fuzz_connector_settings fuzz_record_decode fuzz_grpc_decode)
+  targets=(fuzz_http_request fuzz_event_json fuzz_connector_settings fuzz_record_decode fuzz_grpc_decode
+           fuzz_h2_grpc)
 fi
 
 failed=()

@@ -230,10 +230,10 @@ describe("protobuf content", () => {
 });
 
 describe("BatchAppend", () => {
-  const batchReq = ({ correlation = randomUUID(), stream, events = 1, isFinal = true, withOptions = true }) =>
+  const batchReq = ({ correlation = randomUUID(), stream, events = 1, isFinal = true, withOptions = true, optionsExtra = Buffer.alloc(0) }) =>
     Buffer.concat([
       pb.msg(1, pb.str(2, correlation)),
-      withOptions ? pb.msg(2, req.streamIdentifier(1, Buffer.from(stream)), pb.empty(4)) : Buffer.alloc(0),
+      withOptions ? pb.msg(2, req.streamIdentifier(1, Buffer.from(stream)), pb.empty(4), optionsExtra) : Buffer.alloc(0),
       ...Array.from({ length: events }, () =>
         pb.msg(3, pb.msg(1, pb.str(2, randomUUID())), pb.mapEntry(2, "type", "raw-batch"), pb.mapEntry(2, "content-type", "application/json"), pb.bytes(4, Buffer.from("{}")))),
       isFinal ? pb.uint(4, 1) : Buffer.alloc(0),
@@ -265,6 +265,31 @@ describe("BatchAppend", () => {
     const r = await call(`${STREAMS}/BatchAppend`, [grpcFrame(batchReq({ stream: "unused", withOptions: false }))]);
     assert.ok(!r.timedOut, describeCall(r));
     assert.ok(callFailed(r) || responses(r).every((m) => pb.field(m, 2) && !pb.field(m, 3)), `an error: ${describeCall(r)}`);
+  });
+
+  // A timeout too long to count in microseconds is saturated by the decoder; adding it to the clock
+  // overflowed (undefined behaviour; in practice a deadline in the past, so the append failed). And
+  // a deadline at the epoch was taken for no deadline at all.
+  test("a timeout of 2^63-1 seconds is a deadline that never passes; one at the epoch has passed", T, async () => {
+    const far = uniqueStream("batch-far");
+    const maxSeconds = (1n << 63n) - 1n;
+    const r = await call(`${STREAMS}/BatchAppend`, [
+      grpcFrame(batchReq({ stream: far, optionsExtra: pb.msg(7, pb.uint(1, maxSeconds)) })),
+    ]);
+    assert.ok(!r.timedOut, describeCall(r));
+    const [resp] = responses(r);
+    assert.ok(resp && pb.field(resp, 3), `a success: ${describeCall(r)}`);
+    assert.equal((await readAllOf(client, far)).length, 1);
+
+    const past = uniqueStream("batch-epoch");
+    const late = await call(`${STREAMS}/BatchAppend`, [
+      grpcFrame(batchReq({ stream: past, optionsExtra: pb.msg(6, pb.uint(1, 0)) })),
+    ]);
+    assert.ok(!late.timedOut, describeCall(late));
+    const [error] = responses(late);
+    assert.ok(error && pb.field(error, 2) && !pb.field(error, 3), `a deadline error: ${describeCall(late)}`);
+    assert.equal(Number(pb.field(pb.decode(pb.field(error, 2).value), 1).value), 4, "DEADLINE_EXCEEDED");
+    assert.equal(await httpStatusOf(past), 404, "nothing written");
   });
 
   test("an unfinished append followed by a new one reusing its correlation id does not mix them", T, async () => {

@@ -1019,6 +1019,69 @@ static void test_batch_append_request_decodes_its_parts(void **state)
     free(msg);
 }
 
+/* Decodes BatchAppend options carrying `seconds` and `nanos` as a deadline (a Timestamp) or a
+ * timeout (a Duration), and returns the microseconds the part holds. */
+static int64_t decoded_deadline_us(int64_t seconds, int32_t nanos, bool is_timeout)
+{
+    EventStore__Client__UUID cid = EVENT_STORE__CLIENT__UUID__INIT;
+    cid.value_case = EVENT_STORE__CLIENT__UUID__VALUE_STRING;
+    cid.string = (char *)TEST_ID;
+    EventStore__Client__StreamIdentifier sid = EVENT_STORE__CLIENT__STREAM_IDENTIFIER__INIT;
+    sid.stream_name.data = (uint8_t *)"b";
+    sid.stream_name.len = 1;
+    Sluice__Wire__Timestamp deadline = SLUICE__WIRE__TIMESTAMP__INIT;
+    deadline.seconds = seconds;
+    deadline.nanos = nanos;
+    Sluice__Wire__Duration timeout = SLUICE__WIRE__DURATION__INIT;
+    timeout.seconds = seconds;
+    timeout.nanos = nanos;
+    EventStore__Client__Streams__BatchAppendReq__Options o =
+        EVENT_STORE__CLIENT__STREAMS__BATCH_APPEND_REQ__OPTIONS__INIT;
+    o.stream_identifier = &sid;
+    o.expected_stream_position_case =
+        EVENT_STORE__CLIENT__STREAMS__BATCH_APPEND_REQ__OPTIONS__EXPECTED_STREAM_POSITION_ANY;
+    o.any = &(Sluice__Wire__Empty)SLUICE__WIRE__EMPTY__INIT;
+    if (is_timeout) {
+        o.deadline_option_case =
+            EVENT_STORE__CLIENT__STREAMS__BATCH_APPEND_REQ__OPTIONS__DEADLINE_OPTION_DEADLINE;
+        o.deadline = &timeout;
+    } else {
+        o.deadline_option_case =
+            EVENT_STORE__CLIENT__STREAMS__BATCH_APPEND_REQ__OPTIONS__DEADLINE_OPTION_DEADLINE_21_10_0;
+        o.deadline_21_10_0 = &deadline;
+    }
+    EventStore__Client__Streams__BatchAppendReq req = EVENT_STORE__CLIENT__STREAMS__BATCH_APPEND_REQ__INIT;
+    req.correlation_id = &cid;
+    req.options = &o;
+    size_t len;
+    uint8_t *msg = packed(&req.base, &len);
+    struct sl_grpc_batch_part p;
+    struct sl_error err;
+    assert_int_equal(sl_grpc_decode_batch_append(msg, len, &p, &err), SL_OK);
+    free(msg);
+    assert_true(is_timeout ? p.has_timeout : p.has_deadline);
+    int64_t us = is_timeout ? p.timeout_us : p.deadline_us;
+    sl_grpc_batch_part_free(&p);
+    return us;
+}
+
+/* The last whole second before the microseconds overflow, plus nanoseconds that push it over: the
+ * sum saturates (it used to overflow, which UBSan reports and which wrapped to the other end). */
+static void test_batch_append_deadlines_saturate_at_the_ends_of_int64(void **state)
+{
+    (void)state;
+    for (int is_timeout = 0; is_timeout < 2; is_timeout++) {
+        assert_int_equal(decoded_deadline_us(INT64_MAX / 1000000 - 1, 2000000000, is_timeout), INT64_MAX);
+        assert_int_equal(decoded_deadline_us(INT64_MIN / 1000000 + 1, -2000000000, is_timeout), INT64_MIN);
+        assert_int_equal(decoded_deadline_us(INT64_MAX, INT32_MAX, is_timeout), INT64_MAX);
+        assert_int_equal(decoded_deadline_us(INT64_MIN, INT32_MIN, is_timeout), INT64_MIN);
+        /* Within range, the sum is exact. */
+        assert_int_equal(decoded_deadline_us(INT64_MAX / 1000000 - 1, 999999999, is_timeout),
+                         (INT64_MAX / 1000000 - 1) * 1000000 + 999999);
+        assert_int_equal(decoded_deadline_us(-5, 250000000, is_timeout), -4750000);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1046,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_proposed_events_need_type_content_type_and_a_valid_id),
         cmocka_unit_test(test_delete_and_tombstone_requests_decode),
         cmocka_unit_test(test_batch_append_request_decodes_its_parts),
+        cmocka_unit_test(test_batch_append_deadlines_saturate_at_the_ends_of_int64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
