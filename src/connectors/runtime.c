@@ -301,14 +301,14 @@ static bool deliver(struct sl_worker *w, char *failure, size_t failure_size)
     while (i < n) {
         if (atomic_load(&w->stop))
             return false;
-        for (size_t k = i; k < n; k++) {
+        /* One request's worth per call: a stop is noticed between requests,
+         * and checkpoints keep their recordsThreshold granularity. */
+        size_t chunk = n - i < w->batch_size ? n - i : w->batch_size;
+        for (size_t k = i; k < i + chunk; k++) {
             w->results[k].outcome = SL_SINK_RETRY;
             w->results[k].retry_after_ms = -1;
             w->results[k].error[0] = '\0';
         }
-        /* One request's worth per call: a stop is noticed between requests,
-         * and checkpoints keep their recordsThreshold granularity. */
-        size_t chunk = n - i < w->batch_size ? n - i : w->batch_size;
         w->sink_type->write(w->sink, recs + i, chunk, w->results + i, &w->cancel);
         int64_t now_us = sl_now_us();
         size_t end = i + chunk;

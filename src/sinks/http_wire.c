@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 #include "util/codec.h"
 
 #define HTTP_WIRE_POLL_MS 50     /* how often a waiting exchange looks at *cancel */
-#define HTTP_WIRE_COALESCE 65536 /* bodies up to this size go out in one send with the head */
+#define HTTP_WIRE_COALESCE 65536 /* through TLS, bodies up to this size go out in one write with the head */
 #define HEADER_NAME_MAX 32       /* longer header names are not ones we read */
 #define HEADER_VALUE_MAX 64
 
@@ -33,7 +34,7 @@ struct sl_http_wire {
     char *origin;     /* what `curl` is connected to */
     bool is_reused;   /* the connection has carried an answered exchange */
     char errbuf[CURL_ERROR_SIZE];
-    struct sl_buf out; /* head and body, when sent as one */
+    struct sl_buf out; /* head and body, when sent as one through TLS */
 
     /* The exchange in progress. */
     const _Atomic bool *cancel;
@@ -339,6 +340,7 @@ static enum io_result may_go_on(const struct sl_http_wire *w)
     return time_left_ms(w) <= 0 ? IO_TIMEOUT : IO_OK;
 }
 
+/* Through libcurl (TLS, or a proxy): writes all of `data`, waiting when the socket is full. */
 static enum io_result send_all(struct sl_http_wire *w, const char *data, size_t len)
 {
     while (len > 0) {
@@ -346,24 +348,15 @@ static enum io_result send_all(struct sl_http_wire *w, const char *data, size_t 
         enum io_result r = may_go_on(w);
         if (r != IO_OK)
             return r;
-        if (w->is_plain) {
-            ssize_t n = send(w->fd, data, len, MSG_NOSIGNAL);
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-                continue;
-            if (n < 0)
-                return errno == EPIPE || errno == ECONNRESET ? IO_CLOSED : IO_BROKEN;
-            sent = (size_t)n;
-        } else {
-            CURLcode rc = curl_easy_send(w->curl, data, len, &sent);
-            if (rc == CURLE_AGAIN) {
-                r = wait_for(w, POLLOUT);
-                if (r != IO_OK)
-                    return r;
-                continue;
-            }
-            if (rc != CURLE_OK)
-                return rc == CURLE_SEND_ERROR || rc == CURLE_UNSUPPORTED_PROTOCOL ? IO_CLOSED : IO_BROKEN;
+        CURLcode rc = curl_easy_send(w->curl, data, len, &sent);
+        if (rc == CURLE_AGAIN) {
+            r = wait_for(w, POLLOUT);
+            if (r != IO_OK)
+                return r;
+            continue;
         }
+        if (rc != CURLE_OK)
+            return rc == CURLE_SEND_ERROR || rc == CURLE_UNSUPPORTED_PROTOCOL ? IO_CLOSED : IO_BROKEN;
         data += sent;
         len -= sent;
     }
@@ -401,9 +394,41 @@ static enum io_result receive(struct sl_http_wire *w, char *buf, size_t cap, siz
     }
 }
 
+/* A plain connection: head and body in one sendmsg, without copying them together. */
+static enum io_result send_plain(struct sl_http_wire *w, const char *head, size_t head_len, const void *body,
+                                 size_t body_len)
+{
+    struct iovec iov[2] = {{.iov_base = (void *)head, .iov_len = head_len},
+                           {.iov_base = (void *)body, .iov_len = body_len}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    while (msg.msg_iovlen > 0) {
+        enum io_result r = may_go_on(w);
+        if (r != IO_OK)
+            return r;
+        ssize_t n = sendmsg(w->fd, &msg, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            continue;
+        if (n < 0)
+            return errno == EPIPE || errno == ECONNRESET ? IO_CLOSED : IO_BROKEN;
+        size_t sent = (size_t)n;
+        while (msg.msg_iovlen > 0 && sent >= msg.msg_iov[0].iov_len) {
+            sent -= msg.msg_iov[0].iov_len;
+            msg.msg_iov++;
+            msg.msg_iovlen--;
+        }
+        if (msg.msg_iovlen > 0) {
+            msg.msg_iov[0].iov_base = (char *)msg.msg_iov[0].iov_base + sent;
+            msg.msg_iov[0].iov_len -= sent;
+        }
+    }
+    return IO_OK;
+}
+
 static enum io_result send_request(struct sl_http_wire *w, const char *head, size_t head_len,
                                    const void *body, size_t body_len)
 {
+    if (w->is_plain)
+        return send_plain(w, head, head_len, body, body_len);
     if (body_len <= HTTP_WIRE_COALESCE) {
         sl_buf_reset(&w->out);
         sl_buf_append(&w->out, head, head_len);
