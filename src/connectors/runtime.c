@@ -2,6 +2,7 @@
 #include "connectors/runtime.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,9 @@
  * has more, but stops after this many reads' worth of events examined, so that
  * a sparse filter does not hold the records it found for long. */
 #define GATHER_MAX_READS 8
+
+/* A caught-up connector that read nothing for this long frees its buffers. */
+#define IDLE_RELEASE_MS 2000
 
 struct sl_worker {
     struct sl_store *store;
@@ -68,7 +72,9 @@ struct sl_worker {
     int64_t checkpoint_done_us; /* under checkpoint_mutex */
 
     size_t batch_size;
-    size_t read_size; /* events per read: a multiple of batch_size */
+    size_t read_size;       /* events per read: a multiple of batch_size */
+    bool is_released;       /* idle: the buffers below, the cursor's and the sink's are freed */
+    int64_t last_events_ms; /* when the cursor last returned events */
     int64_t max_delay_ms;
     bool ignore_system_headers;
     bool is_logging;
@@ -409,6 +415,26 @@ static bool take_events(struct sl_worker *w, const struct sl_event *evs, size_t 
     return true;
 }
 
+/* Called once a caught-up connector has read nothing for IDLE_RELEASE_MS. It
+ * would otherwise keep its largest batch for ever: about 2 MB of records, log
+ * copies and request body with 1 KB events. Not sooner, so that a connector
+ * fed a trickle of events does not free and allocate for each of them. */
+static void release_buffers(struct sl_worker *w)
+{
+    if (w->is_released)
+        return;
+    sl_record_batch_free(&w->batch);
+    free(w->results);
+    w->results = NULL;
+    w->results_cap = 0;
+    sl_cursor_release(w->cursor);
+    if (w->sink_type->release)
+        w->sink_type->release(w->sink);
+    /* glibc keeps freed memory in the thread's arena; give it back. */
+    malloc_trim(0);
+    w->is_released = true;
+}
+
 /* Reads the next events and turns the matching ones into records, up to
  * read_size records. While the log has more at hand it reads on without
  * waiting; once it has given all it had, the records gathered go out, unless
@@ -440,12 +466,16 @@ static bool gather(struct sl_worker *w, bool *caught_up, char *failure, size_t f
             return false;
         if (code == SL_E_TIMEOUT) {
             *caught_up = count == 0;
+            if (*caught_up && sl_monotonic_ms() - w->last_events_ms >= IDLE_RELEASE_MS)
+                release_buffers(w);
             return true;
         }
         if (code != SL_OK) {
             snprintf(failure, failure_size, "cannot read the log: %s", err.message);
             return false;
         }
+        w->is_released = false;
+        w->last_events_ms = sl_monotonic_ms();
         if (!take_events(w, evs, n)) {
             snprintf(failure, failure_size, "out of memory building records");
             return false;

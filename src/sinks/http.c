@@ -688,6 +688,14 @@ fail:
 }
 
 /* batching:maxRecords: the runtime hands over up to this many records per write. */
+/* An idle connector keeps its connection, not its largest request body. */
+static void http_release(void *ctx)
+{
+    struct http_sink *h = ctx;
+    sl_buf_free(&h->body);
+    sl_http_wire_release(h->wire);
+}
+
 static size_t http_batch_size(void *ctx)
 {
     struct http_sink *h = ctx;
@@ -749,4 +757,5 @@ const struct sl_sink_type sl_http_sink = {
     .write = http_write,
     .destroy = http_destroy,
     .batch_size = http_batch_size,
+    .release = http_release,
 };

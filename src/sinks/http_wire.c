@@ -511,6 +511,12 @@ struct sl_http_wire *sl_http_wire_new(const struct sl_http_wire_options *options
     return w;
 }
 
+void sl_http_wire_release(struct sl_http_wire *w)
+{
+    if (w != NULL)
+        sl_buf_free(&w->out);
+}
+
 void sl_http_wire_free(struct sl_http_wire *w)
 {
     if (w == NULL)

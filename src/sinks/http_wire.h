@@ -52,6 +52,10 @@ enum sl_http_exchange {
 /* A wire with no connection yet; NULL when out of memory. */
 struct sl_http_wire *sl_http_wire_new(const struct sl_http_wire_options *options);
 
+/* Frees the buffer kept for writing requests through TLS; the connection
+ * stays. NULL-safe. */
+void sl_http_wire_release(struct sl_http_wire *w);
+
 /* Closes the connection and frees the wire. NULL-safe. */
 void sl_http_wire_free(struct sl_http_wire *w);
 

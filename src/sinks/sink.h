@@ -58,8 +58,8 @@ struct sl_sink_result {
 };
 
 struct sl_sink_type {
-    const char *name;           /* e.g. "http-sink" */
-    const char *const *aliases; /* NULL-terminated, e.g. "HttpSink" */
+    const char *name;                  /* e.g. "http-sink" */
+    const char *const *aliases;        /* NULL-terminated, e.g. "HttpSink" */
     const struct sl_setting *settings; /* terminated by an entry with key NULL */
     /* Cross-field checks beyond the table (may be NULL). */
     void (*validate)(const struct sl_settings *settings, struct sl_violations *out);
@@ -74,6 +74,9 @@ struct sl_sink_type {
     void (*destroy)(void *ctx);
     /* How many records the sink wants per write (e.g. batching:maxRecords); NULL = 1. */
     size_t (*batch_size)(void *ctx);
+    /* The connector has nothing to deliver for a while: free the buffers the
+     * next write can build again, keeping connections (may be NULL). */
+    void (*release)(void *ctx);
 };
 
 /* The sink type named `name` (or one of its aliases, ignoring case), or NULL. */

@@ -83,7 +83,8 @@ enum sl_code sl_cursor_next(struct sl_cursor *cur, size_t max, int wait_ms, cons
     int64_t deadline = wait_ms > 0 ? sl_monotonic_ms() + wait_ms : 0;
     for (;;) {
         sl_read_result_reset(&cur->batch);
-        if (sl_store_head(cur->store) > cur->position) {
+        uint64_t head = sl_store_head(cur->store);
+        if (head > cur->position) {
             MDB_txn *txn;
             enum sl_code code = sl_store_begin_read(cur->store, &txn, err);
             if (code)
@@ -95,6 +96,15 @@ enum sl_code sl_cursor_next(struct sl_cursor *cur, size_t max, int wait_ms, cons
             sl_store_end_read(cur->store, txn);
             if (code == SL_OK)
                 code = sl_read_result_finish(&cur->batch, err);
+            if (last > head) {
+                /* The writer publishes the head just after its commit, so a read may
+                 * already see events past it. They are durable, but a consumer that
+                 * waits on the head must not get them before it: the next call. */
+                while (cur->batch.count > 0 && cur->batch.events[cur->batch.count - 1].position > head)
+                    cur->batch.count--;
+                last = head;
+                more = false;
+            }
             if (code && cur->batch.count > 0) {
                 /* Deliver the intact events before a damaged one; the next call reports it. */
                 cur->position = cur->batch.events[cur->batch.count - 1].position;
@@ -127,6 +137,11 @@ enum sl_code sl_cursor_next(struct sl_cursor *cur, size_t max, int wait_ms, cons
         if (wait_for_head(cur, remaining))
             return sl_errorf(err, SL_E_SHUTDOWN, "the store is closing");
     }
+}
+
+void sl_cursor_release(struct sl_cursor *cur)
+{
+    sl_read_result_free(&cur->batch);
 }
 
 void sl_cursor_close(struct sl_cursor *cur)

@@ -35,6 +35,10 @@ uint64_t sl_cursor_position(const struct sl_cursor *cur);
 /* Wakes a thread blocked in sl_cursor_next on this cursor (returns SL_E_TIMEOUT). */
 void sl_cursor_interrupt(struct sl_cursor *cur);
 
+/* Frees the memory of the last batch (its events are gone); the next
+ * sl_cursor_next allocates again. For a consumer that goes idle. */
+void sl_cursor_release(struct sl_cursor *cur);
+
 void sl_cursor_close(struct sl_cursor *cur); /* NULL-safe */
 
 #endif

@@ -9,6 +9,7 @@
 #include "connector_test.h"
 
 #include <jansson.h>
+#include <time.h>
 
 #include "connectors/checkpoint.h"
 #include "connectors/runtime.h"
@@ -465,6 +466,48 @@ static void test_http_worker_delivers_records_in_log_order(void **state)
         assert_string_equal(value, a[i].stream);
     }
     assert_int_equal(atomic_load(&r->counters.delivered), 6);
+    sl_settings_free(&s);
+    run_free(r);
+    rx_stop(rx);
+}
+
+/* A connector that read nothing for 2 s frees its buffers (the batch, the
+ * cursor's copy of the log, the sink's body) and builds them again for the
+ * next events: nothing it delivers afterwards may point into freed memory. */
+static void test_worker_idle_long_enough_to_free_its_buffers_delivers_the_next_events_intact(void **state)
+{
+    struct fixture *f = *state;
+    struct receiver *rx = rx_start();
+    assert_non_null(rx);
+    struct sl_settings s;
+    http_settings(&s, rx, "batching:maxRecords", "2", "batching:maxDelayMs", "10", NULL);
+    struct run *r = run_new();
+    struct sl_worker *w = start_worker(f->store, "orders-idle", &s, 0, r);
+    struct appended a[8];
+    for (int i = 0; i < 4; i++)
+        a[i] = append_numbered(f->store, "orders-idle", i);
+    assert_true(wait_until(processed(r) >= a[3].position, WAIT_MS));
+    struct timespec idle = {.tv_sec = 2, .tv_nsec = 600 * 1000 * 1000}; /* past IDLE_RELEASE_MS */
+    nanosleep(&idle, NULL);
+    for (int i = 4; i < 8; i++)
+        a[i] = append_numbered(f->store, "orders-idle", i);
+    assert_true(wait_until(processed(r) >= a[7].position, WAIT_MS));
+    sl_worker_stop(w);
+
+    assert_int_equal(atomic_load(&r->counters.delivered), 8);
+    size_t n = rx_count(rx);
+    assert_true(n >= 4);
+    /* Every request is a JSON array of whole records, in log order. */
+    size_t seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *body = body_of(rx, i);
+        for (const char *p = strstr(body, "\"data\":"); p; p = strstr(p + 1, "\"data\":")) {
+            assert_true(seen < 8);
+            assert_memory_equal(p + 7, a[seen].data, strlen(a[seen].data));
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 8);
     sl_settings_free(&s);
     run_free(r);
     rx_stop(rx);
@@ -987,6 +1030,7 @@ int main(void)
         STORE_TEST(test_worker_starts_strictly_after_its_start_position),
         STORE_TEST(test_worker_delivers_events_appended_while_it_runs),
         STORE_TEST(test_http_worker_delivers_records_in_log_order),
+        STORE_TEST(test_worker_idle_long_enough_to_free_its_buffers_delivers_the_next_events_intact),
         STORE_TEST(test_rejected_record_is_dead_lettered_and_delivery_goes_on),
         STORE_TEST(test_rejected_record_with_on_exhausted_stop_fails_naming_the_record),
         STORE_TEST(test_checkpoint_never_passes_a_record_still_being_retried),
