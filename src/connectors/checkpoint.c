@@ -6,16 +6,26 @@
 
 #include "util/codec.h"
 
-static int stream_name(char *out, size_t size, const char *id)
+#define STREAM_PREFIX "$connectors/"
+#define STREAM_SUFFIX "/checkpoints"
+
+int sl_checkpoint_stream_name(char *out, size_t size, const char *connector_id)
 {
-    return snprintf(out, size, "$connectors/%s/checkpoints", id);
+    return snprintf(out, size, STREAM_PREFIX "%s" STREAM_SUFFIX, connector_id);
+}
+
+bool sl_checkpoint_is_stream(const char *stream, size_t len)
+{
+    size_t p = sizeof(STREAM_PREFIX) - 1, s = sizeof(STREAM_SUFFIX) - 1;
+    return len > p + s && memcmp(stream, STREAM_PREFIX, p) == 0 &&
+           memcmp(stream + len - s, STREAM_SUFFIX, s) == 0;
 }
 
 enum sl_code sl_checkpoint_load(struct sl_store *store, const char *connector_id, uint64_t *position,
                                 bool *found, struct sl_error *err)
 {
     char name[128];
-    int len = stream_name(name, sizeof(name), connector_id);
+    int len = sl_checkpoint_stream_name(name, sizeof(name), connector_id);
     *position = 0;
     *found = false;
     struct sl_read_result r = {0};
@@ -67,7 +77,7 @@ static enum sl_code write_one(struct sl_store *store, const char *stream, size_t
 enum sl_code sl_checkpoint_prepare(struct sl_store *store, const char *connector_id, struct sl_error *err)
 {
     char name[128], meta_name[136];
-    stream_name(name, sizeof(name), connector_id);
+    sl_checkpoint_stream_name(name, sizeof(name), connector_id);
     int mlen = snprintf(meta_name, sizeof(meta_name), "$$%s", name);
     struct sl_stream_info info;
     enum sl_code code = sl_store_stream_info(store, meta_name, (size_t)mlen, &info, err);
@@ -85,7 +95,7 @@ enum sl_code sl_checkpoint_save(struct sl_store *store, const char *connector_id
                                 struct sl_error *err)
 {
     char name[128], data[48];
-    int len = stream_name(name, sizeof(name), connector_id);
+    int len = sl_checkpoint_stream_name(name, sizeof(name), connector_id);
     checkpoint_data(data, sizeof(data), position);
     enum sl_code code = sl_checkpoint_prepare(store, connector_id, err);
     if (code == SL_OK)
@@ -97,7 +107,7 @@ enum sl_code sl_checkpoint_submit(struct sl_store *store, const char *connector_
                                   struct sl_checkpoint_write *cw, void (*done)(struct sl_write *), void *user,
                                   struct sl_error *err)
 {
-    int len = stream_name(cw->stream, sizeof(cw->stream), connector_id);
+    int len = sl_checkpoint_stream_name(cw->stream, sizeof(cw->stream), connector_id);
     checkpoint_data(cw->data, sizeof(cw->data), position);
     checkpoint_event(&cw->event, "$conn-ctrl-checkpoint", cw->data);
     cw->position = position;

@@ -19,6 +19,13 @@
 
 #include "store/store.h"
 
+/* Writes the name of the connector's checkpoint stream into `out`; returns
+ * its length as snprintf does. */
+int sl_checkpoint_stream_name(char *out, size_t size, const char *connector_id);
+
+/* Whether `stream` is some connector's checkpoint stream. */
+bool sl_checkpoint_is_stream(const char *stream, size_t len);
+
 /* *found is false (and *position 0) when the connector has no checkpoint. */
 enum sl_code sl_checkpoint_load(struct sl_store *store, const char *connector_id, uint64_t *position,
                                 bool *found, struct sl_error *err);

@@ -265,7 +265,8 @@ static enum sl_code check_name(const char *name, struct sl_error *err)
     for (size_t i = 0; i < len; i += sl_utf8_sequence_length(name + i, len - i))
         chars++;
     if (chars < 3 || chars > 50)
-        return sl_field_errorf(err, SL_E_INVALID, "name", "the name must be 3 to 50 characters; it is %zu", chars);
+        return sl_field_errorf(err, SL_E_INVALID, "name", "the name must be 3 to 50 characters; it is %zu",
+                               chars);
     return SL_OK;
 }
 
@@ -476,7 +477,7 @@ static enum sl_code do_delete(struct sl_connectors *m, struct sl_connector_comma
         return code;
     /* A connector created later under the same id starts afresh, not from this one's checkpoint. */
     char stream[96];
-    int len = snprintf(stream, sizeof(stream), "$connectors/%s/checkpoints", c->id);
+    int len = sl_checkpoint_stream_name(stream, sizeof(stream), c->id);
     struct sl_write w = {.kind = SL_WRITE_DELETE, .stream = stream, .stream_len = (size_t)len};
     if (sl_store_write(m->store, &w) != SL_OK && w.code != SL_E_NOT_FOUND)
         sl_warn("connectors", "%s: cannot drop its checkpoints: %s", c->id, w.err.message);

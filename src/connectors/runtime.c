@@ -51,11 +51,9 @@ struct sl_worker {
     uint64_t committed;     /* the last checkpoint known durable */
     uint64_t pending_after; /* cursor position once the gathered batch is handled */
     int64_t records_since_commit;
-    bool has_progress;    /* something other than our own checkpoints was handled since the last commit */
+    bool has_progress;    /* something other than connectors' checkpoints was handled since the last commit */
     bool is_commit_retry; /* the last checkpoint write failed: the next commit() writes again */
     bool has_checkpoint_stream; /* sl_checkpoint_prepare succeeded in this run */
-    char checkpoint_stream[96];
-    size_t checkpoint_stream_len;
     int64_t last_commit_ms;
 
     /* The periodic checkpoint is written in the background (at most one at a
@@ -74,7 +72,7 @@ struct sl_worker {
     size_t batch_size;
     size_t read_size;       /* events per read: a multiple of batch_size */
     bool is_released;       /* idle: the buffers below, the cursor's and the sink's are freed */
-    int64_t last_events_ms; /* when the cursor last returned events */
+    int64_t last_events_ms; /* when the cursor last returned records or progress */
     int64_t max_delay_ms;
     bool ignore_system_headers;
     bool is_logging;
@@ -396,12 +394,16 @@ static size_t read_size_for(size_t batch_size)
 /* Adds the events the filter lets through to the batch; counts the others. */
 static bool take_events(struct sl_worker *w, const struct sl_event *evs, size_t n)
 {
+    bool is_activity = false;
     for (size_t i = 0; i < n; i++) {
         if (!sl_filter_matches(w->filter, &evs[i])) {
             atomic_fetch_add(&w->counters->filtered, 1);
-            if (evs[i].stream_len != w->checkpoint_stream_len ||
-                memcmp(evs[i].stream, w->checkpoint_stream, w->checkpoint_stream_len) != 0)
+            /* Connectors' checkpoints are not progress, ours or another's: else
+             * idle connectors would write checkpoints for each other for ever. */
+            if (!sl_checkpoint_is_stream(evs[i].stream, evs[i].stream_len)) {
                 w->has_progress = true;
+                is_activity = true;
+            }
             if (w->batch.count == 0) {
                 /* Nothing pending before it: a filtered event is handled at once. */
                 w->acked = evs[i].position;
@@ -409,8 +411,13 @@ static bool take_events(struct sl_worker *w, const struct sl_event *evs, size_t 
             }
             continue;
         }
+        is_activity = true;
         if (!sl_record_batch_add(&w->batch, w->id, &evs[i], w->ignore_system_headers))
             return false;
+    }
+    if (is_activity) {
+        w->last_events_ms = sl_monotonic_ms();
+        w->is_released = false;
     }
     return true;
 }
@@ -474,8 +481,6 @@ static bool gather(struct sl_worker *w, bool *caught_up, char *failure, size_t f
             snprintf(failure, failure_size, "cannot read the log: %s", err.message);
             return false;
         }
-        w->is_released = false;
-        w->last_events_ms = sl_monotonic_ms();
         if (!take_events(w, evs, n)) {
             snprintf(failure, failure_size, "out of memory building records");
             return false;
@@ -567,8 +572,6 @@ enum sl_code sl_worker_start(const struct sl_worker_options *o, struct sl_worker
     w->events = o->events;
     w->acked = w->committed = w->pending_after = o->start_after;
     w->rng = (uint64_t)sl_now_us() | 1;
-    w->checkpoint_stream_len = (size_t)snprintf(w->checkpoint_stream, sizeof(w->checkpoint_stream),
-                                                "$connectors/%s/checkpoints", o->connector_id);
     enum sl_code code = SL_OK;
     if (w->id == NULL || !sl_settings_copy(&w->settings, o->settings)) {
         code = sl_errorf(err, SL_E_NOMEM, "out of memory starting a connector");

@@ -194,9 +194,24 @@ static void test_prepare_gives_the_stream_its_max_count_once(void **state)
     sl_read_result_free(&r);
 }
 
+static void test_checkpoint_streams_are_told_apart_from_others(void **state)
+{
+    (void)state;
+    char name[128];
+    int len = sl_checkpoint_stream_name(name, sizeof(name), "orders-to-http");
+    assert_string_equal(name, "$connectors/orders-to-http/checkpoints");
+    assert_true(sl_checkpoint_is_stream(name, (size_t)len));
+    static const char *const others[] = {"$connectors/orders-to-http", "$connectors/orders-to-http/dlq",
+                                         "$connectors//checkpoints",   "orders/checkpoints",
+                                         "$connectors/x/checkpoint",   ""};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        assert_false(sl_checkpoint_is_stream(others[i], strlen(others[i])));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_checkpoint_streams_are_told_apart_from_others),
         STORE_TEST(test_connector_without_a_checkpoint_has_none),
         STORE_TEST(test_saved_checkpoint_is_loaded_back),
         STORE_TEST(test_checkpoint_at_zero_is_still_a_checkpoint),

@@ -513,6 +513,36 @@ static void test_worker_idle_long_enough_to_free_its_buffers_delivers_the_next_e
     rx_stop(rx);
 }
 
+/* Each connector sees the others' checkpoint events go by. Were they progress,
+ * idle connectors would write checkpoints for each other at every interval,
+ * for ever. */
+static void test_idle_connectors_do_not_checkpoint_each_others_checkpoints(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    log_path(f, path);
+    uint64_t last = append_ok(f->store, "orders-1", 5).position;
+    struct sl_settings s;
+    log_settings(&s, path);
+    assert_true(sl_settings_set(&s, "autocommit:interval", "50"));
+    struct run *ra = run_new(), *rb = run_new();
+    struct sl_worker *a = start_worker(f->store, "orders-a", &s, 0, ra);
+    struct sl_worker *b = start_worker(f->store, "orders-b", &s, 0, rb);
+    assert_true(wait_until(processed(ra) >= last && processed(rb) >= last, WAIT_MS));
+    /* Let the checkpoints of catching up go by, then watch the log stand still. */
+    struct timespec settle = {.tv_sec = 0, .tv_nsec = 500 * 1000 * 1000};
+    nanosleep(&settle, NULL);
+    uint64_t head = sl_store_head(f->store);
+    struct timespec watch = {.tv_sec = 1, .tv_nsec = 0}; /* 20 checkpoint intervals */
+    nanosleep(&watch, NULL);
+    assert_int_equal(sl_store_head(f->store), head);
+    sl_worker_stop(a);
+    sl_worker_stop(b);
+    sl_settings_free(&s);
+    run_free(ra);
+    run_free(rb);
+}
+
 static void test_rejected_record_is_dead_lettered_and_delivery_goes_on(void **state)
 {
     struct fixture *f = *state;
@@ -1031,6 +1061,7 @@ int main(void)
         STORE_TEST(test_worker_delivers_events_appended_while_it_runs),
         STORE_TEST(test_http_worker_delivers_records_in_log_order),
         STORE_TEST(test_worker_idle_long_enough_to_free_its_buffers_delivers_the_next_events_intact),
+        STORE_TEST(test_idle_connectors_do_not_checkpoint_each_others_checkpoints),
         STORE_TEST(test_rejected_record_is_dead_lettered_and_delivery_goes_on),
         STORE_TEST(test_rejected_record_with_on_exhausted_stop_fails_naming_the_record),
         STORE_TEST(test_checkpoint_never_passes_a_record_still_being_retried),
