@@ -543,6 +543,7 @@ static void handle_command(struct sl_connectors *m, struct sl_connector_command 
 void *sl_manager_main(void *arg)
 {
     struct sl_connectors *m = arg;
+    pthread_setname_np(pthread_self(), "sl-connectors");
     for (;;) {
         pthread_mutex_lock(&m->queue_lock);
         while (m->head == NULL && !m->is_stopping)

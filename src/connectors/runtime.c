@@ -506,6 +506,10 @@ static void *worker_main(void *arg)
 {
     struct sl_worker *w = arg;
     char failure[512] = "";
+    /* "c:" and the id's start, so that top -H tells connectors apart (names are 15 bytes at most). */
+    char name[16];
+    snprintf(name, sizeof(name), "c:%s", w->id);
+    pthread_setname_np(pthread_self(), name);
     if (w->events.on_running)
         w->events.on_running(w->events.arg);
     for (;;) {

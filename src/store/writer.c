@@ -8,6 +8,7 @@
  * next fsync carries. */
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -712,9 +713,11 @@ static void probe_disk(struct sl_store *store)
 void *sl_store_writer_main(void *arg)
 {
     struct sl_store *store = arg;
+    pthread_setname_np(pthread_self(), "sl-writer"); /* as top -H and gdb show it */
     for (;;) {
         pthread_mutex_lock(&store->queue_mutex);
-        while (store->queue_head == NULL && !store->stopping && atomic_load(&store->stats.last_commit_failed)) {
+        while (store->queue_head == NULL && !store->stopping &&
+               atomic_load(&store->stats.last_commit_failed)) {
             struct timespec t;
             clock_gettime(CLOCK_REALTIME, &t);
             t.tv_sec += 1;

@@ -76,6 +76,7 @@
 #include "connectors/manager.h"
 #include "connectors/queries.pb-c.h"
 #include "server/http_internal.h"
+#include "fuzz_conn.h"
 #include "serverfeatures.pb-c.h"
 #include "store/store.h"
 #include "streams.pb-c.h"
@@ -462,11 +463,7 @@ static struct stream *pick_stream(struct input *in)
 
 static bool conn_is_alive(void)
 {
-    for (struct sl_http_conn *c = g_srv->conns; c != NULL; c = c->next)
-        if (c == R.conn)
-            return true;
-    R.conn = NULL;
-    return false;
+    return fuzz_conn_is_open(g_srv, &R.conn);
 }
 
 /* ---- the checking session: the server's output ---------------------------------------------- */

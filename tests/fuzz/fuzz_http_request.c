@@ -39,6 +39,7 @@
 #include "api/request.h"
 #include "api/respond.h"
 #include "server/http_internal.h"
+#include "fuzz_conn.h"
 #include "store/filter.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -96,11 +97,7 @@ static uint32_t next_rand(void)
 
 static bool conn_is_alive(void)
 {
-    for (struct sl_http_conn *c = g_srv->conns; c != NULL; c = c->next)
-        if (c == R.conn)
-            return true;
-    R.conn = NULL;
-    return false;
+    return fuzz_conn_is_open(g_srv, &R.conn);
 }
 
 /* ---- references ------------------------------------------------------------------------------- */

@@ -68,19 +68,6 @@ export function sluiceBin() {
   return bin;
 }
 
-let asanCache;
-/** Whether the binary was built with AddressSanitizer (it is then several times slower). */
-export function isSanitizedBuild() {
-  if (asanCache === undefined) {
-    try {
-      asanCache = fs.readFileSync(sluiceBin()).includes("__asan_init");
-    } catch {
-      asanCache = false;
-    }
-  }
-  return asanCache;
-}
-
 const portsGiven = new Set();
 /** A TCP port that was free a moment ago and that this process has not handed out before. */
 export async function freePort() {
