@@ -33,9 +33,8 @@ enum sl_setting_type {
 
 #define SL_SETTING_REQUIRED 0x1u
 #define SL_SETTING_SECRET 0x2u /* masked as "***" when shown */
-#define SL_SETTING_PREFIX                                                                                    \
-    0x4u /* `key` is a prefix: any `key<name>` is this setting (e.g. defaultHeaders:)                        \
-          */
+/* `key` is a prefix: any `key<name>` is this setting (e.g. defaultHeaders:) */
+#define SL_SETTING_PREFIX 0x4u
 
 struct sl_setting {
     const char *key;
