@@ -659,7 +659,7 @@ static enum sl_code http_create(const struct sl_settings *s, const char *connect
     struct http_sink *h = calloc(1, sizeof(*h));
     if (h == NULL)
         return sl_errorf(err, SL_E_NOMEM, "out of memory creating an HTTP sink");
-    for (size_t i = 0; method[i] && i < sizeof(h->method) - 1; i++)
+    for (size_t i = 0; i < sizeof(h->method) - 1 && method[i]; i++)
         h->method[i] = (char)(method[i] >= 'a' && method[i] <= 'z' ? method[i] - 'a' + 'A' : method[i]);
     int64_t max_records = sl_settings_int(s, http_settings, "batching:maxRecords");
     int64_t max_bytes = sl_settings_int(s, http_settings, "batching:maxBytes");
@@ -726,7 +726,7 @@ static void http_validate(const struct sl_settings *s, struct sl_violations *out
         size_t len = strcspn(p, "}");
         sl_violations_add(out, "url",
                           "has an unknown template %.*s%s; known: {stream}, {schema-subject}, {event-type}",
-                          (int)(len > 40 ? 40 : len), p, p[len] == '}' && len <= 40 ? "}" : "");
+                          (int)(len > 40 ? 40 : len), p, len <= 40 && p[len] == '}' ? "}" : "");
     }
 
     size_t prefix = strlen(DEFAULT_HEADERS);
