@@ -200,7 +200,8 @@ void sl_api_append(struct sl_api *api, struct sl_http_request *req, const char *
     /* Payloads are stored as written: numbers are only checked, so integers of
      * any size are accepted (read as reals, never encoded again). */
     json_error_t jerr;
-    json_t *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+    json_t *root =
+        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
     if (root == NULL) {
         sl_api_error(req, 400, "invalid-json", "body", "the body is not valid JSON: %s at line %d column %d",
                      jerr.text, jerr.line, jerr.column);

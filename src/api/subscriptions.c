@@ -128,8 +128,8 @@ static bool send_batch(struct subscription *sub)
         return true;
     }
     struct sl_read_result r = {0};
-    enum sl_code code =
-        sl_store_read_stream(store, sub->stream, sub->stream_len, sub->next_rev, false, BATCH_EVENTS, &r, &err);
+    enum sl_code code = sl_store_read_stream(store, sub->stream, sub->stream_len, sub->next_rev, false,
+                                             BATCH_EVENTS, &r, &err);
     bool more = false;
     if (code == SL_OK && r.count > 0) {
         send_events(sub, r.events, r.count);
@@ -302,7 +302,8 @@ void sl_api_subscribe(struct sl_api *api, struct sl_http_request *req, const cha
     req->user = sub;
     req->on_abort = on_abort;
     req->on_drain = on_drain;
-    sl_http_stream_begin(req, 200, "text/event-stream", "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    sl_http_stream_begin(req, 200, "text/event-stream",
+                         "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
     static const char hello[] = ": subscribed\n\n";
     sl_http_stream_write(req, hello, sizeof(hello) - 1);
     pump(sub);

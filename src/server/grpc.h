@@ -72,7 +72,7 @@ enum sl_grpc_status {
 struct sl_grpc_conn;
 
 struct sl_grpc_call {
-    const char *path; /* e.g. "/event_store.client.streams.Streams/Read" */
+    const char *path;                /* e.g. "/event_store.client.streams.Streams/Read" */
     struct sl_http_header *metadata; /* request headers, names lower-cased (":path" etc. excluded) */
     size_t n_metadata;
 

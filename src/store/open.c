@@ -110,10 +110,11 @@ static enum sl_code check_file_size(struct sl_store *store, struct sl_error *err
         return sl_errorf(err, SL_E_IO, "cannot stat %s: %s", path, strerror(errno));
     uint64_t needed = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
     if ((uint64_t)fs.st_size < needed)
-        return sl_errorf(err, SL_E_CORRUPT,
-                         "%s is truncated: it has %lld bytes but its last page ends at byte %llu; restore it from a "
-                         "backup",
-                         path, (long long)fs.st_size, (unsigned long long)needed);
+        return sl_errorf(
+            err, SL_E_CORRUPT,
+            "%s is truncated: it has %lld bytes but its last page ends at byte %llu; restore it from a "
+            "backup",
+            path, (long long)fs.st_size, (unsigned long long)needed);
     return SL_OK;
 }
 
@@ -125,8 +126,10 @@ static enum sl_code check_not_emptied(const char *data_dir, struct sl_error *err
     snprintf(path, sizeof(path), "%s/data.mdb", data_dir);
     struct stat fs;
     if (stat(path, &fs) == 0 && fs.st_size == 0)
-        return sl_errorf(err, SL_E_CORRUPT, "%s is empty: the store was truncated; restore it from a backup, or "
-                                            "remove the file to start a new store", path);
+        return sl_errorf(err, SL_E_CORRUPT,
+                         "%s is empty: the store was truncated; restore it from a backup, or "
+                         "remove the file to start a new store",
+                         path);
     return SL_OK;
 }
 
@@ -146,7 +149,8 @@ static enum sl_code sl_store_check(struct sl_store *store, struct sl_error *err)
          rc = mdb_cursor_get(cur, &k, &v, MDB_PREV), checked++) {
         struct sl_event ev;
         struct sl_error rerr;
-        if (k.mv_size != 8 || sl_record_decode(v.mv_data, v.mv_size, sl_get_be64(k.mv_data), &ev, &rerr) != SL_OK) {
+        if (k.mv_size != 8 ||
+            sl_record_decode(v.mv_data, v.mv_size, sl_get_be64(k.mv_data), &ev, &rerr) != SL_OK) {
             code = sl_errorf(err, SL_E_CORRUPT, "%s is damaged: %s", path,
                              k.mv_size == 8 ? rerr.message : "a key of the events table is malformed");
             break;

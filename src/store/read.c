@@ -199,10 +199,10 @@ static enum sl_code open_stream(MDB_txn *txn, const struct sl_store *store, cons
     return SL_OK;
 }
 
-static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, const char *name, size_t name_len,
-                                   const struct stream_row *row,
-                                   int64_t from, bool backwards, size_t count, int64_t first,
-                                   int64_t min_created, struct sl_read_result *out, struct sl_error *err)
+static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, const char *name,
+                                   size_t name_len, const struct stream_row *row, int64_t from,
+                                   bool backwards, size_t count, int64_t first, int64_t min_created,
+                                   struct sl_read_result *out, struct sl_error *err)
 {
     int64_t last = row->last_revision;
     int64_t start = from == SL_REVISION_END ? last : from;
@@ -239,9 +239,10 @@ static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, c
         MDB_val ek = {v.mv_size, v.mv_data}, rec;
         rc = mdb_get(txn, store->events, &ek, &rec);
         if (rc == MDB_NOTFOUND) {
-            code = sl_errorf(err, SL_E_CORRUPT,
-                             "the stream index is damaged: revision %lld points at position %llu, which is missing",
-                             (long long)rev, (unsigned long long)pos);
+            code = sl_errorf(
+                err, SL_E_CORRUPT,
+                "the stream index is damaged: revision %lld points at position %llu, which is missing",
+                (long long)rev, (unsigned long long)pos);
             break;
         }
         if (rc)
@@ -251,10 +252,11 @@ static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, c
         if (code)
             break;
         if (ev.revision != rev || ev.stream_len != name_len || memcmp(ev.stream, name, name_len) != 0) {
-            code = sl_errorf(err, SL_E_CORRUPT,
-                             "the stream index is damaged: revision %lld points at position %llu, which holds "
-                             "another event",
-                             (long long)rev, (unsigned long long)pos);
+            code =
+                sl_errorf(err, SL_E_CORRUPT,
+                          "the stream index is damaged: revision %lld points at position %llu, which holds "
+                          "another event",
+                          (long long)rev, (unsigned long long)pos);
             break;
         }
         if (ev.created_us < min_created) {
@@ -301,8 +303,8 @@ enum sl_code sl_store_read_stream(struct sl_store *store, const char *stream, si
             lim.max_age_s > 0 && lim.max_age_s < now / 1000000 ? now - lim.max_age_s * 1000000 : INT64_MIN;
         out->last_revision = row.last_revision;
         if (code == SL_OK)
-            code = collect_stream(txn, store, stream, stream_len, &row, from, backwards, count, first_visible(&row, &lim),
-                                  min_created, out, err);
+            code = collect_stream(txn, store, stream, stream_len, &row, from, backwards, count,
+                                  first_visible(&row, &lim), min_created, out, err);
     }
     sl_store_end_read(store, txn);
     if (code == SL_OK)

@@ -97,7 +97,8 @@ enum sl_code sl_record_decode(const void *rec, size_t len, uint64_t position, st
         return sl_errorf(err, SL_E_CORRUPT, "record at position %llu: lengths do not add up to %zu bytes",
                          (unsigned long long)position, len);
     if (get_le32(p + 48) != record_crc(p, len))
-        return sl_errorf(err, SL_E_CORRUPT, "record at position %llu failed its checksum: its bytes changed on disk",
+        return sl_errorf(err, SL_E_CORRUPT,
+                         "record at position %llu failed its checksum: its bytes changed on disk",
                          (unsigned long long)position);
     ev->position = position;
     ev->flags = p[1];

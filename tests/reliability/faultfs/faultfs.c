@@ -211,8 +211,8 @@ static int should_fail(const char *op, int fd, size_t bytes)
     if (!is_failing)
         return 0;
     long k = atomic_fetch_add(&injected, 1) + 1;
-    note("faultfs: failing %s on %s (%zu bytes; call #%ld since armed; failure #%ld) with %s", op, path, bytes,
-         nth, k, strerror(fail_errno));
+    note("faultfs: failing %s on %s (%zu bytes; call #%ld since armed; failure #%ld) with %s", op, path,
+         bytes, nth, k, strerror(fail_errno));
     errno = fail_errno;
     return 1;
 }
