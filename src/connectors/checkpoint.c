@@ -16,6 +16,10 @@ int sl_checkpoint_stream_name(char *out, size_t size, const char *connector_id)
 
 bool sl_checkpoint_is_stream(const char *stream, size_t len)
 {
+    if (len > 2 && stream[0] == '$' && stream[1] == '$') {
+        stream += 2; /* its metadata stream, written before its first checkpoint */
+        len -= 2;
+    }
     size_t p = sizeof(STREAM_PREFIX) - 1, s = sizeof(STREAM_SUFFIX) - 1;
     return len > p + s && memcmp(stream, STREAM_PREFIX, p) == 0 &&
            memcmp(stream + len - s, STREAM_SUFFIX, s) == 0;

@@ -23,7 +23,8 @@
  * its length as snprintf does. */
 int sl_checkpoint_stream_name(char *out, size_t size, const char *connector_id);
 
-/* Whether `stream` is some connector's checkpoint stream. */
+/* Whether `stream` is some connector's checkpoint stream, or that stream's
+ * metadata stream ($$...). */
 bool sl_checkpoint_is_stream(const char *stream, size_t len);
 
 /* *found is false (and *position 0) when the connector has no checkpoint. */

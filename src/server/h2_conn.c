@@ -176,6 +176,17 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     return 0;
 }
 
+/* Debug log of the frames that end a connection or a call, `direction` "sent" or "received". */
+static void log_ending_frame(const nghttp2_frame *frame, const char *direction)
+{
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        sl_debug("h2", "GOAWAY %s: last stream %d, error %u (%s)", direction, frame->goaway.last_stream_id,
+                 frame->goaway.error_code, nghttp2_http2_strerror(frame->goaway.error_code));
+    else if (frame->hd.type == NGHTTP2_RST_STREAM)
+        sl_debug("h2", "RST_STREAM %s: stream %d, error %u (%s)", direction, frame->hd.stream_id,
+                 frame->rst_stream.error_code, nghttp2_http2_strerror(frame->rst_stream.error_code));
+}
+
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     struct sl_grpc_conn *h2 = user_data;
@@ -188,12 +199,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
             h2->is_probing = false;
         return 0;
     }
-    if (frame->hd.type == NGHTTP2_GOAWAY)
-        sl_debug("h2", "GOAWAY received: last stream %d, error %u (%s)", frame->goaway.last_stream_id,
-                 frame->goaway.error_code, nghttp2_http2_strerror(frame->goaway.error_code));
-    if (frame->hd.type == NGHTTP2_RST_STREAM)
-        sl_debug("h2", "RST_STREAM received: stream %d, error %u (%s)", frame->hd.stream_id,
-                 frame->rst_stream.error_code, nghttp2_http2_strerror(frame->rst_stream.error_code));
+    log_ending_frame(frame, "received");
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     struct sl_grpc_stream *s = stream_of(session, frame->hd.stream_id);
@@ -248,12 +254,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     (void)user_data;
-    if (frame->hd.type == NGHTTP2_GOAWAY)
-        sl_debug("h2", "GOAWAY sent: last stream %d, error %u (%s)", frame->goaway.last_stream_id,
-                 frame->goaway.error_code, nghttp2_http2_strerror(frame->goaway.error_code));
-    if (frame->hd.type == NGHTTP2_RST_STREAM)
-        sl_debug("h2", "RST_STREAM sent: stream %d, error %u (%s)", frame->hd.stream_id,
-                 frame->rst_stream.error_code, nghttp2_http2_strerror(frame->rst_stream.error_code));
+    log_ending_frame(frame, "sent");
     if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         struct sl_grpc_stream *s = stream_of(session, frame->hd.stream_id);

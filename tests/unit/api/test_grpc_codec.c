@@ -927,15 +927,23 @@ static void test_delete_and_tombstone_requests_decode(void **state)
     assert_int_equal(sl_grpc_decode_delete(NULL, 0, false, &d, &err), SL_E_INVALID);
 }
 
+/* The correlation id (TEST_ID, as a string) and the stream ("b") of the BatchAppend requests below. */
+static void batch_ids(EventStore__Client__UUID *cid, EventStore__Client__StreamIdentifier *sid)
+{
+    *cid = (EventStore__Client__UUID)EVENT_STORE__CLIENT__UUID__INIT;
+    cid->value_case = EVENT_STORE__CLIENT__UUID__VALUE_STRING;
+    cid->string = (char *)TEST_ID;
+    *sid = (EventStore__Client__StreamIdentifier)EVENT_STORE__CLIENT__STREAM_IDENTIFIER__INIT;
+    sid->stream_name.data = (uint8_t *)"b";
+    sid->stream_name.len = 1;
+}
+
 static void test_batch_append_request_decodes_its_parts(void **state)
 {
     (void)state;
-    EventStore__Client__UUID cid = EVENT_STORE__CLIENT__UUID__INIT;
-    cid.value_case = EVENT_STORE__CLIENT__UUID__VALUE_STRING;
-    cid.string = (char *)TEST_ID;
-    EventStore__Client__StreamIdentifier sid = EVENT_STORE__CLIENT__STREAM_IDENTIFIER__INIT;
-    sid.stream_name.data = (uint8_t *)"b";
-    sid.stream_name.len = 1;
+    EventStore__Client__UUID cid;
+    EventStore__Client__StreamIdentifier sid;
+    batch_ids(&cid, &sid);
     Sluice__Wire__Timestamp deadline = SLUICE__WIRE__TIMESTAMP__INIT;
     deadline.seconds = 1700000000;
     deadline.nanos = 5000;
@@ -1023,12 +1031,9 @@ static void test_batch_append_request_decodes_its_parts(void **state)
  * timeout (a Duration), and returns the microseconds the part holds. */
 static int64_t decoded_deadline_us(int64_t seconds, int32_t nanos, bool is_timeout)
 {
-    EventStore__Client__UUID cid = EVENT_STORE__CLIENT__UUID__INIT;
-    cid.value_case = EVENT_STORE__CLIENT__UUID__VALUE_STRING;
-    cid.string = (char *)TEST_ID;
-    EventStore__Client__StreamIdentifier sid = EVENT_STORE__CLIENT__STREAM_IDENTIFIER__INIT;
-    sid.stream_name.data = (uint8_t *)"b";
-    sid.stream_name.len = 1;
+    EventStore__Client__UUID cid;
+    EventStore__Client__StreamIdentifier sid;
+    batch_ids(&cid, &sid);
     Sluice__Wire__Timestamp deadline = SLUICE__WIRE__TIMESTAMP__INIT;
     deadline.seconds = seconds;
     deadline.nanos = nanos;

@@ -201,6 +201,9 @@ static void test_checkpoint_streams_are_told_apart_from_others(void **state)
     int len = sl_checkpoint_stream_name(name, sizeof(name), "orders-to-http");
     assert_string_equal(name, "$connectors/orders-to-http/checkpoints");
     assert_true(sl_checkpoint_is_stream(name, (size_t)len));
+    char meta[130];
+    snprintf(meta, sizeof(meta), "$$%s", name);
+    assert_true(sl_checkpoint_is_stream(meta, strlen(meta)));
     static const char *const others[] = {"$connectors/orders-to-http", "$connectors/orders-to-http/dlq",
                                          "$connectors//checkpoints",   "orders/checkpoints",
                                          "$connectors/x/checkpoint",   ""};

@@ -528,7 +528,9 @@ static void test_idle_connectors_do_not_checkpoint_each_others_checkpoints(void 
     struct run *ra = run_new(), *rb = run_new();
     struct sl_worker *a = start_worker(f->store, "orders-a", &s, 0, ra);
     struct sl_worker *b = start_worker(f->store, "orders-b", &s, 0, rb);
-    assert_true(wait_until(processed(ra) >= last && processed(rb) >= last, WAIT_MS));
+    assert_true(wait_until(processed(ra) >= last && processed(rb) >= last &&
+                               run_get(ra, &ra->n_checkpoints) >= 1 && run_get(rb, &rb->n_checkpoints) >= 1,
+                           WAIT_MS));
     /* Let the checkpoints of catching up go by, then watch the log stand still. */
     struct timespec settle = {.tv_sec = 0, .tv_nsec = 500 * 1000 * 1000};
     nanosleep(&settle, NULL);
