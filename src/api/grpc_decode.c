@@ -1,5 +1,4 @@
 /* grpc_decode.c: request messages of the Streams service into plain C values (grpc_codec.h). */
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -7,6 +6,7 @@
 #include "api/grpc_codec.h"
 #include "streams.pb-c.h"
 #include "util/codec.h"
+#include "util/json_check.h"
 
 typedef EventStore__Client__UUID UuidMsg;
 typedef EventStore__Client__StreamIdentifier StreamIdMsg;
@@ -326,9 +326,8 @@ static bool is_embeddable_json(const void *bytes, size_t len)
 {
     if (len == 0 || memchr(bytes, '\n', len) || memchr(bytes, '\r', len))
         return false;
-    json_t *v = json_loadb(bytes, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
-    json_decref(v);
-    return v != NULL;
+    struct sl_json_problem problem;
+    return sl_json_check(bytes, len, &problem);
 }
 
 /* Fills `ev` from the fields every proposed message has (Append and BatchAppend). */

@@ -11,6 +11,7 @@
 #include "api/write_request.h"
 #include "store/filter.h"
 #include "util/codec.h"
+#include "util/json_check.h"
 #include "util/json_text.h"
 
 #define CT_JSON "application/json"
@@ -25,21 +26,26 @@ static bool starts_with(const char *s, const char *prefix)
 
 /* ---- append ---- */
 
+/* Answers 400 for a body (or part) that is not one JSON text. */
+static bool check_json(struct sl_http_request *req, const char *text, size_t len, const char *what)
+{
+    struct sl_json_problem problem;
+    if (sl_json_check(text, len, &problem))
+        return true;
+    sl_api_error(req, 400, "invalid-json", "body",
+                 "%s is not valid JSON: %s at line %zu column %zu (byte %zu)", what, problem.rule,
+                 problem.line, problem.column, problem.offset);
+    return false;
+}
+
 /* The single-event form: ES-EventType header and the raw body. */
 static void append_single(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len,
                           const char *type, const struct sl_expected *expected)
 {
     bool is_json = starts_with(sl_http_header(req, "content-type"), CT_JSON);
     if (is_json) {
-        json_error_t jerr;
-        json_t *v = json_loadb(req->body, req->body_len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
-        if (v == NULL) {
-            sl_api_error(req, 400, "invalid-json", "body",
-                         "the body is not valid JSON: %s at line %d column %d", jerr.text, jerr.line,
-                         jerr.column);
+        if (!check_json(req, req->body, req->body_len, "the body"))
             return;
-        }
-        json_decref(v);
         sl_json_one_line(req->body, req->body_len);
     }
     struct sl_pending_write *p = sl_pending_write_new(api, req, name, len, 1);
@@ -66,62 +72,153 @@ static void append_single(struct sl_api *api, struct sl_http_request *req, const
     sl_api_submit_write(p);
 }
 
-/* The text of member `key` exactly as the client wrote it, found in the raw
- * element. A key spelled with escapes (e.g. "d\u0061ta") is not found in the
- * raw text: then the value jansson parsed is encoded again, compactly. */
-static bool raw_member(struct sl_pending_write *p, struct sl_json_slice raw, const char *key, json_t *parsed,
-                       const void **out, size_t *out_len)
+/* The members of one element of an append body, as raw text (text == NULL: absent). */
+struct event_members {
+    struct sl_json_slice type, id, content_type, data, metadata;
+};
+
+static bool is_null(struct sl_json_slice v)
 {
-    struct sl_json_slice v;
-    if (sl_json_member(raw.text, raw.len, key, &v)) {
-        *out = v.text;
-        *out_len = v.len;
-        return true;
-    }
-    char *text = json_dumps(parsed, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (text == NULL || !sl_pending_write_own(p, text))
+    return v.text == NULL || (v.len == 4 && memcmp(v.text, "null", 4) == 0);
+}
+
+static bool is_string(struct sl_json_slice v)
+{
+    return v.text != NULL && v.len >= 2 && v.text[0] == '"';
+}
+
+/* The text between a string value's quotes. */
+static struct sl_json_slice string_inside(struct sl_json_slice v)
+{
+    struct sl_json_slice in = {v.text + 1, v.len - 2};
+    return in;
+}
+
+/* True when the member name `raw` (escapes not decoded) reads `word`. */
+static bool name_is(struct sl_json_slice raw, const char *word)
+{
+    size_t n = strlen(word);
+    if (!sl_json_has_escapes(raw))
+        return raw.len == n && memcmp(raw.text, word, n) == 0;
+    char decoded[32];
+    if (raw.len >= sizeof(decoded))
         return false;
-    *out = text;
-    *out_len = strlen(text);
+    return sl_json_unescape(raw, decoded) == n && memcmp(decoded, word, n) == 0;
+}
+
+/* Sorts the members of element `i` into `m`; a known member given twice is refused. */
+static bool collect_members(struct sl_http_request *req, struct sl_json_slice obj, size_t i,
+                            struct event_members *m)
+{
+    static const char *const names[] = {"eventType", "eventId", "contentType", "data", "metadata"};
+    struct sl_json_slice *slots[] = {&m->type, &m->id, &m->content_type, &m->data, &m->metadata};
+    memset(m, 0, sizeof(*m));
+    struct sl_json_slice name, value;
+    size_t pos = 0;
+    while (sl_json_next_member(obj, &pos, &name, &value)) {
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            if (!name_is(name, names[k]))
+                continue;
+            if (slots[k]->text != NULL) {
+                char field[48];
+                snprintf(field, sizeof(field), "[%zu].%s", i, names[k]);
+                sl_api_error(req, 400, "invalid-argument", field, "event %zu has the member %s twice", i,
+                             names[k]);
+                return false;
+            }
+            *slots[k] = value;
+            break;
+        }
+    }
     return true;
 }
 
-/* Fills `ev` from element `i` of the array; on failure ends the request. */
-static bool parse_event(struct sl_http_request *req, struct sl_pending_write *p, json_t *obj,
-                        struct sl_json_slice raw, size_t i, struct sl_new_event *ev)
+/* The decoded text of string value `v`: a pointer into the body when it has
+ * no escapes, else a decoded copy the write owns. NULL only when out of memory. */
+static const char *string_value(struct sl_pending_write *p, struct sl_json_slice v, size_t *len)
+{
+    struct sl_json_slice in = string_inside(v);
+    if (!sl_json_has_escapes(in)) {
+        *len = in.len;
+        return in.text;
+    }
+    char *copy = malloc(in.len + 1);
+    if (copy == NULL || !sl_pending_write_own(p, copy))
+        return NULL;
+    *len = sl_json_unescape(in, copy);
+    return copy;
+}
+
+/* Decodes a base64 string member of a binary event into bytes the write owns. */
+static bool binary_member(struct sl_http_request *req, struct sl_pending_write *p, struct sl_json_slice v,
+                          size_t i, const char *name, const void **out, size_t *out_len)
 {
     char field[48];
-    if (!json_is_object(obj)) {
+    size_t text_len = 0;
+    const char *text = is_string(v) ? string_value(p, v, &text_len) : NULL;
+    uint8_t *bytes = text ? sl_base64_decode(text, text_len, out_len) : NULL;
+    if (bytes == NULL) {
+        snprintf(field, sizeof(field), "[%zu].%s", i, name);
+        sl_api_error(req, 400, "invalid-argument", field,
+                     "event %zu is application/octet-stream, so %s must be a base64 string", i, name);
+        return false;
+    }
+    if (!sl_pending_write_own(p, bytes)) {
+        sl_api_error(req, 500, "out-of-memory", NULL, "out of memory");
+        return false;
+    }
+    *out = bytes;
+    return true;
+}
+
+/* Fills `ev` from element `i` of the array (its checked JSON text); on failure ends the request. */
+static bool parse_event(struct sl_http_request *req, struct sl_pending_write *p, struct sl_json_slice obj,
+                        size_t i, struct sl_new_event *ev)
+{
+    char field[48];
+    if (obj.text[0] != '{') {
         snprintf(field, sizeof(field), "[%zu]", i);
         sl_api_error(req, 400, "invalid-argument", field, "event %zu must be a JSON object", i);
         return false;
     }
-    json_t *type = json_object_get(obj, "eventType");
-    if (!json_is_string(type) || json_string_length(type) == 0) {
+    struct event_members m;
+    if (!collect_members(req, obj, i, &m))
+        return false;
+
+    if (!is_string(m.type) || m.type.len == 2) {
         snprintf(field, sizeof(field), "[%zu].eventType", i);
         sl_api_error(req, 400, "invalid-argument", field, "event %zu needs an eventType: a non-empty string",
                      i);
         return false;
     }
-    ev->type = json_string_value(type);
-    ev->type_len = json_string_length(type);
+    ev->type = string_value(p, m.type, &ev->type_len);
+    if (ev->type == NULL)
+        goto oom;
 
-    json_t *id = json_object_get(obj, "eventId");
-    if (id == NULL || json_is_null(id)) {
+    if (is_null(m.id)) {
         sl_uuid_generate(ev->id);
-    } else if (!json_is_string(id) || !sl_uuid_parse(json_string_value(id), json_string_length(id), ev->id)) {
-        snprintf(field, sizeof(field), "[%zu].eventId", i);
-        sl_api_error(req, 400, "invalid-argument", field, "event %zu has an eventId that is not a UUID", i);
-        return false;
+    } else {
+        size_t id_len = 0;
+        const char *id = is_string(m.id) ? string_value(p, m.id, &id_len) : "";
+        if (id == NULL)
+            goto oom;
+        if (!sl_uuid_parse(id, id_len, ev->id)) {
+            snprintf(field, sizeof(field), "[%zu].eventId", i);
+            sl_api_error(req, 400, "invalid-argument", field, "event %zu has an eventId that is not a UUID",
+                         i);
+            return false;
+        }
     }
 
-    json_t *ct = json_object_get(obj, "contentType");
     bool is_json = true;
-    if (ct != NULL && !json_is_null(ct)) {
-        const char *s = json_is_string(ct) ? json_string_value(ct) : "";
-        if (strcmp(s, CT_BINARY) == 0) {
+    if (!is_null(m.content_type)) {
+        size_t ct_len = 0;
+        const char *ct = is_string(m.content_type) ? string_value(p, m.content_type, &ct_len) : "";
+        if (ct == NULL)
+            goto oom;
+        if (ct_len == strlen(CT_BINARY) && memcmp(ct, CT_BINARY, ct_len) == 0) {
             is_json = false;
-        } else if (strcmp(s, CT_JSON) != 0) {
+        } else if (ct_len != strlen(CT_JSON) || memcmp(ct, CT_JSON, ct_len) != 0) {
             snprintf(field, sizeof(field), "[%zu].contentType", i);
             sl_api_error(req, 400, "invalid-argument", field, "event %zu: contentType must be %s or %s", i,
                          CT_JSON, CT_BINARY);
@@ -129,61 +226,41 @@ static bool parse_event(struct sl_http_request *req, struct sl_pending_write *p,
         }
     }
 
-    json_t *data = json_object_get(obj, "data");
-    if (data == NULL) {
+    if (m.data.text == NULL) {
         snprintf(field, sizeof(field), "[%zu].data", i);
         sl_api_error(req, 400, "invalid-argument", field, "event %zu has no data", i);
         return false;
     }
-    json_t *meta = json_object_get(obj, "metadata");
-    if (meta && json_is_null(meta))
-        meta = NULL;
-
+    bool has_metadata = !is_null(m.metadata);
     if (is_json) {
-        ev->flags = SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON;
-        if (!raw_member(p, raw, "data", data, &ev->data, &ev->data_len))
-            goto oom;
-        if (meta) {
-            ev->flags |= SL_EVENT_META_IS_JSON;
-            if (!raw_member(p, raw, "metadata", meta, &ev->metadata, &ev->metadata_len))
-                goto oom;
+        /* Stored as written: the body was checked as a whole. */
+        ev->flags = SL_EVENT_JSON | SL_EVENT_DATA_IS_JSON | (has_metadata ? SL_EVENT_META_IS_JSON : 0);
+        ev->data = m.data.text;
+        ev->data_len = m.data.len;
+        if (has_metadata) {
+            ev->metadata = m.metadata.text;
+            ev->metadata_len = m.metadata.len;
         }
         return true;
-    oom:
-        sl_api_error(req, 500, "out-of-memory", NULL, "out of memory");
-        return false;
-    }
-
-    /* Binary: data and metadata are base64 strings. */
-    json_t *parts[2] = {data, meta};
-    const char *names[2] = {"data", "metadata"};
-    for (int k = 0; k < 2; k++) {
-        if (parts[k] == NULL)
-            continue;
-        size_t n = 0;
-        uint8_t *bytes = json_is_string(parts[k])
-                             ? sl_base64_decode(json_string_value(parts[k]), json_string_length(parts[k]), &n)
-                             : NULL;
-        if (bytes == NULL) {
-            snprintf(field, sizeof(field), "[%zu].%s", i, names[k]);
-            sl_api_error(req, 400, "invalid-argument", field,
-                         "event %zu is application/octet-stream, so %s must be a base64 string", i, names[k]);
-            return false;
-        }
-        if (!sl_pending_write_own(p, bytes)) {
-            sl_api_error(req, 500, "out-of-memory", NULL, "out of memory");
-            return false;
-        }
-        if (k == 0) {
-            ev->data = bytes;
-            ev->data_len = n;
-        } else {
-            ev->metadata = bytes;
-            ev->metadata_len = n;
-        }
     }
     ev->flags = 0;
-    return true;
+    if (!binary_member(req, p, m.data, i, "data", &ev->data, &ev->data_len))
+        return false;
+    return !has_metadata ||
+           binary_member(req, p, m.metadata, i, "metadata", &ev->metadata, &ev->metadata_len);
+oom:
+    sl_api_error(req, 500, "out-of-memory", NULL, "out of memory");
+    return false;
+}
+
+/* Counts the elements of a checked JSON array. */
+static size_t count_items(struct sl_json_slice array)
+{
+    struct sl_json_slice item;
+    size_t pos = 0, n = 0;
+    while (sl_json_next_item(array, &pos, &item))
+        n++;
+    return n;
 }
 
 void sl_api_append(struct sl_api *api, struct sl_http_request *req, const char *name, size_t len)
@@ -197,39 +274,26 @@ void sl_api_append(struct sl_api *api, struct sl_http_request *req, const char *
         return;
     }
 
-    /* Payloads are stored as written: numbers are only checked, so integers of
-     * any size are accepted (read as reals, never encoded again). */
-    json_error_t jerr;
-    json_t *root =
-        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
-    if (root == NULL) {
-        sl_api_error(req, 400, "invalid-json", "body", "the body is not valid JSON: %s at line %d column %d",
-                     jerr.text, jerr.line, jerr.column);
+    /* The body is checked once; events then point into it (payloads are
+     * stored as written, so integers of any size are kept). */
+    if (!check_json(req, req->body, req->body_len, "the body"))
         return;
-    }
-    if (!json_is_array(root) || json_array_size(root) == 0) {
-        json_decref(root);
+    struct sl_json_slice body = {req->body, req->body_len};
+    size_t n = count_items(body);
+    if (n == 0) {
         sl_api_error(req, 400, "invalid-argument", "body",
                      "the body must be a non-empty JSON array of events");
         return;
     }
-    size_t n = json_array_size(root);
     struct sl_pending_write *p = sl_pending_write_new(api, req, name, len, n);
     if (p == NULL) {
-        json_decref(root);
         sl_api_error(req, 500, "out-of-memory", NULL, "out of memory");
         return;
     }
-    /* Event types point into `root`: keep it alive with the write. The raw
-     * text of each element is walked alongside, once (not from the start for
-     * every element). */
-    struct sl_json_slice body = {req->body, req->body_len}, raw = {NULL, 0};
+    struct sl_json_slice item;
     size_t pos = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!sl_json_next_item(body, &pos, &raw))
-            raw.len = 0; /* not found: raw_member falls back to jansson */
-        if (!parse_event(req, p, json_array_get(root, i), raw, i, &p->events[i])) {
-            json_decref(root);
+    for (size_t i = 0; i < n && sl_json_next_item(body, &pos, &item); i++) {
+        if (!parse_event(req, p, item, i, &p->events[i])) {
             sl_pending_write_free(p);
             return;
         }
@@ -239,7 +303,6 @@ void sl_api_append(struct sl_api *api, struct sl_http_request *req, const char *
     sl_json_one_line(req->body, req->body_len);
     p->w.kind = SL_WRITE_APPEND;
     p->w.expected = expected;
-    p->root = root;
     sl_api_submit_write(p);
 }
 

@@ -1,6 +1,5 @@
 #include "api/write_request.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +51,6 @@ void sl_pending_write_free(struct sl_pending_write *p)
     for (size_t i = 0; i < p->n_owned; i++)
         free(p->owned[i]);
     free(p->owned);
-    json_decref(p->root);
     free(p->events);
     free(p->stream);
     free(p);

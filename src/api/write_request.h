@@ -18,8 +18,7 @@ struct sl_pending_write {
     size_t n_owned;
     char *stream; /* owned copy of the stream name */
     char expected_text[32];
-    int success_status;  /* 201, or 204 for deletes */
-    struct json_t *root; /* parsed body the events point into, or NULL */
+    int success_status; /* 201, or 204 for deletes */
 };
 
 struct sl_pending_write *sl_pending_write_new(struct sl_api *api, struct sl_http_request *req,

@@ -3,8 +3,10 @@
  * LMDB tables (one environment in the data directory):
  *   events       position (be64)                 -> record (record.h)
  *   streams      stream name bytes               -> struct stream_row (32 bytes, LE)
- *   stream_index stream id (be64) + revision (be64) -> position (be64)
- *   event_ids    stream id (be64) + event id (16)   -> revision (be64), for idempotency
+ *   stream_index stream id (be64) + revision (be64) -> position (be64) + event id (16)
+ *                (entries written by sluice before 0.2 hold the position only)
+ *   event_ids    no longer written: an id index by random UUID dirtied a page per
+ *                event; idempotency reads stream_index (opened so old stores open)
  *   meta         "next-stream-id"                -> be64
  *
  * Locking: `resize_lock` is held shared by every transaction (read or write)
@@ -19,6 +21,8 @@
 #include <stdatomic.h>
 
 #include "store/store.h"
+
+#define SL_STREAM_INDEX_VALUE_SIZE 24
 
 struct stream_row {
     uint64_t id;

@@ -368,7 +368,7 @@ int sl_stream_index_get(MDB_txn *txn, const struct sl_store *store, uint64_t id,
     int rc = mdb_get(txn, store->stream_index, &k, &v);
     if (rc)
         return rc;
-    if (v.mv_size != 8)
+    if (v.mv_size != 8 && v.mv_size != SL_STREAM_INDEX_VALUE_SIZE)
         return MDB_CORRUPTED;
     *pos = sl_get_be64(v.mv_data);
     return 0;

@@ -235,8 +235,14 @@ static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, c
             out->next = rev;
             break;
         }
+        if (v.mv_size != 8 && v.mv_size != SL_STREAM_INDEX_VALUE_SIZE) {
+            code = sl_errorf(err, SL_E_CORRUPT,
+                             "the stream index is damaged: revision %lld has a value of %zu bytes",
+                             (long long)rev, v.mv_size);
+            break;
+        }
         uint64_t pos = sl_get_be64(v.mv_data);
-        MDB_val ek = {v.mv_size, v.mv_data}, rec;
+        MDB_val ek = {8, v.mv_data}, rec;
         rc = mdb_get(txn, store->events, &ek, &rec);
         if (rc == MDB_NOTFOUND) {
             code = sl_errorf(

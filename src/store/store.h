@@ -75,6 +75,15 @@ struct sl_new_event {
 
 enum sl_write_kind { SL_WRITE_APPEND, SL_WRITE_DELETE, SL_WRITE_TOMBSTONE };
 
+/* Idempotency (spec/streams.md): a re-append of the same ids at the same
+ * expected revision returns the original result and writes nothing, at any
+ * depth in the stream. With `any` (or stream_exists), a re-append is
+ * recognised when its ids are the stream's last events, or when its first id
+ * stands among the stream's last SL_STORE_ID_WINDOW events (a retry after
+ * others wrote). Within that window an id stands at most once: a new event
+ * reusing one is refused with SL_E_EXISTS. Older ids may be used again. */
+#define SL_STORE_ID_WINDOW 64
+
 /* One write operation: filled by the caller, completed by the writer.
  * The caller owns the struct and every pointer in it until `done` runs. */
 struct sl_write {

@@ -156,37 +156,109 @@ static bool record_mdb(struct batch *b, int rc)
     return rc == 0;
 }
 
-static void event_id_key(uint8_t key[24], uint64_t stream_id, const uint8_t id[16])
+/* The id of the event at revision `rev` of the stream: from its stream_index
+ * entry, or from the record itself for entries written before the index held
+ * ids. False when there is no such revision (or on an LMDB error, recorded). */
+static bool id_at(struct batch *b, const struct sl_store *store, uint64_t stream_id, int64_t rev,
+                  uint8_t id[16])
 {
+    uint8_t key[16];
     sl_put_be64(key, stream_id);
-    memcpy(key + 8, id, 16);
+    sl_put_be64(key + 8, (uint64_t)rev);
+    MDB_val k = {sizeof(key), key}, v;
+    int rc = mdb_get(b->txn, store->stream_index, &k, &v);
+    if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size < 8))
+        return false;
+    if (!record_mdb(b, rc))
+        return false;
+    if (v.mv_size == SL_STREAM_INDEX_VALUE_SIZE) {
+        memcpy(id, (const uint8_t *)v.mv_data + 8, 16);
+        return true;
+    }
+    struct sl_event ev;
+    struct sl_error err;
+    if (sl_store_get_event(b->txn, store, sl_get_be64(v.mv_data), &ev, &err) != SL_OK)
+        return false;
+    memcpy(id, ev.id, 16);
+    return true;
 }
 
-/* The revision of event `id` in stream `stream_id`, or -1. */
-static int64_t find_event_id(struct batch *b, const struct sl_store *store, uint64_t stream_id,
-                             const uint8_t id[16])
+/* The first revision of a stream that reads can see (0, or where a soft delete left it). */
+static int64_t first_visible(const struct stream_row *row)
 {
-    uint8_t key[24];
-    event_id_key(key, stream_id, id);
-    MDB_val k = {sizeof(key), key}, v;
-    int rc = mdb_get(b->txn, store->event_ids, &k, &v);
-    if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 8))
-        return -1;
-    if (!record_mdb(b, rc))
-        return -1;
-    return (int64_t)sl_get_be64(v.mv_data);
+    return row->deleted_before > 0 ? row->deleted_before : 0;
 }
 
 /* True when the events' ids stand in the stream at revisions start, start+1, ... */
 static bool ids_stand_at(struct batch *b, const struct sl_store *store, const struct stream_row *row,
                          int64_t start, const struct sl_write *w)
 {
-    if (start < 0 || start + (int64_t)w->n_events - 1 > row->last_revision)
+    if (start < first_visible(row) || start + (int64_t)w->n_events - 1 > row->last_revision)
         return false;
+    uint8_t id[16];
     for (size_t i = 0; i < w->n_events; i++)
-        if (find_event_id(b, store, row->id, w->events[i].id) != start + (int64_t)i)
+        if (!id_at(b, store, row->id, start + (int64_t)i, id) || memcmp(id, w->events[i].id, 16) != 0)
             return false;
     return true;
+}
+
+/* The ids of the stream's last visible events, up to SL_STORE_ID_WINDOW of
+ * them: ids[k] stands at revision first + k. Read walking the stream's index
+ * backwards, so it costs a few pages already in memory. */
+struct recent_ids {
+    int64_t first;
+    size_t n;
+    uint8_t ids[SL_STORE_ID_WINDOW][16];
+};
+
+static void load_recent_ids(struct batch *b, const struct sl_store *store, const struct stream_row *row,
+                            struct recent_ids *recent)
+{
+    int64_t lowest = first_visible(row);
+    int64_t count = row->last_revision - lowest + 1;
+    if (count > SL_STORE_ID_WINDOW)
+        count = SL_STORE_ID_WINDOW;
+    recent->n = 0;
+    recent->first = row->last_revision + 1;
+    if (count <= 0)
+        return;
+    MDB_cursor *cur;
+    if (!record_mdb(b, mdb_cursor_open(b->txn, store->stream_index, &cur)))
+        return;
+    int64_t first = row->last_revision - count + 1;
+    uint8_t key[16];
+    sl_put_be64(key, row->id);
+    sl_put_be64(key + 8, (uint64_t)row->last_revision);
+    MDB_val k = {sizeof(key), key}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    for (int64_t rev = row->last_revision; rc == 0 && rev >= first; rev--) {
+        /* Stop at a hole (a damaged index): the contiguous tail is kept. */
+        if (k.mv_size != 16 || sl_get_be64(k.mv_data) != row->id ||
+            (int64_t)sl_get_be64((const uint8_t *)k.mv_data + 8) != rev)
+            break;
+        uint8_t *slot = recent->ids[rev - first];
+        if (v.mv_size == SL_STREAM_INDEX_VALUE_SIZE)
+            memcpy(slot, (const uint8_t *)v.mv_data + 8, 16);
+        else if (!id_at(b, store, row->id, rev, slot))
+            break;
+        recent->first = rev;
+        recent->n++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        record_mdb(b, rc);
+    mdb_cursor_close(cur);
+    if (recent->n > 0 && recent->first != first)
+        memmove(recent->ids, recent->ids[recent->first - first], recent->n * 16);
+}
+
+/* The revision at which `id` stands among `recent`, or -1. */
+static int64_t find_recent_id(const struct recent_ids *recent, const uint8_t id[16])
+{
+    for (size_t k = 0; k < recent->n; k++)
+        if (memcmp(recent->ids[k], id, 16) == 0)
+            return recent->first + (int64_t)k;
+    return -1;
 }
 
 static void succeed_idempotent(struct batch *b, const struct sl_store *store, const struct stream_row *row,
@@ -219,18 +291,15 @@ static bool put_event(struct batch *b, const struct sl_store *store, const char 
         return false;
     sl_record_encode(v.mv_data, stream, stream_len, ev, revision, b->created_us);
 
-    uint8_t idx_key[16];
+    /* The index entry carries the event's id, so that idempotency checks
+     * read the stream's index alone. */
+    uint8_t idx_key[16], idx_val[SL_STREAM_INDEX_VALUE_SIZE];
     sl_put_be64(idx_key, stream_id);
     sl_put_be64(idx_key + 8, (uint64_t)revision);
-    MDB_val ik = {sizeof(idx_key), idx_key}, iv = {sizeof(pos_key), pos_key};
+    memcpy(idx_val, pos_key, 8);
+    memcpy(idx_val + 8, ev->id, 16);
+    MDB_val ik = {sizeof(idx_key), idx_key}, iv = {sizeof(idx_val), idx_val};
     if (!record_mdb(b, mdb_put(b->txn, store->stream_index, &ik, &iv, 0)))
-        return false;
-
-    uint8_t id_key[24], rev_val[8];
-    event_id_key(id_key, stream_id, ev->id);
-    sl_put_be64(rev_val, (uint64_t)revision);
-    MDB_val ek = {sizeof(id_key), id_key}, ev_val = {sizeof(rev_val), rev_val};
-    if (!record_mdb(b, mdb_put(b->txn, store->event_ids, &ek, &ev_val, 0)))
         return false;
     b->head = pos;
     b->events_written++;
@@ -280,14 +349,13 @@ static bool load_stream(struct batch *b, const struct sl_store *store, const cha
     return true;
 }
 
-/* An event id stands at most once in a stream, so that idempotency checks
- * stay unambiguous: a new event that reuses an id already in the stream is
- * refused rather than written twice. */
-static bool has_known_id(struct batch *b, const struct sl_store *store, const struct stream_row *row,
-                         struct sl_write *w)
+/* An event id stands at most once among a stream's last SL_STORE_ID_WINDOW
+ * events, so that a retry with `any` is recognised without doubt: a new event
+ * that reuses such an id is refused rather than written twice. */
+static bool has_recent_id(const struct recent_ids *recent, struct sl_write *w)
 {
     for (size_t i = 0; i < w->n_events; i++) {
-        int64_t at = find_event_id(b, store, row->id, w->events[i].id);
+        int64_t at = find_recent_id(recent, w->events[i].id);
         if (at >= 0) {
             char id[37];
             sl_uuid_format(w->events[i].id, id);
@@ -334,6 +402,7 @@ static bool has_repeated_id(struct sl_write *w)
 
 static void apply_append(struct batch *b, const struct sl_store *store, struct sl_write *w)
 {
+    struct recent_ids recent = {.first = 0, .n = 0};
     struct stream_state st;
     if (!load_stream(b, store, w->stream, w->stream_len, &st))
         return;
@@ -360,7 +429,7 @@ static void apply_append(struct batch *b, const struct sl_store *store, struct s
         break;
     }
     case SL_EXPECT_NO_STREAM: {
-        int64_t first = st.row.deleted_before > 0 ? st.row.deleted_before : 0;
+        int64_t first = first_visible(&st.row);
         if (!st.is_visible) {
             may_write = true;
         } else if (ids_stand_at(b, store, &st.row, first, w)) {
@@ -378,7 +447,16 @@ static void apply_append(struct batch *b, const struct sl_store *store, struct s
             fail_wrong_revision(w, SL_REVISION_NONE, "the stream was expected to exist");
             return;
         }
-        int64_t at = st.exists ? find_event_id(b, store, st.row.id, w->events[0].id) : -1;
+        /* A retry: the ids are the stream's last events, or the first id
+         * stands among its recent events (others may have written since). */
+        int64_t last_n = st.current - (int64_t)w->n_events + 1;
+        if (st.exists && ids_stand_at(b, store, &st.row, last_n, w)) {
+            succeed_idempotent(b, store, &st.row, st.current, w);
+            return;
+        }
+        if (st.exists)
+            load_recent_ids(b, store, &st.row, &recent);
+        int64_t at = st.exists ? find_recent_id(&recent, w->events[0].id) : -1;
         if (at >= 0) {
             if (ids_stand_at(b, store, &st.row, at, w)) {
                 succeed_idempotent(b, store, &st.row, at + (int64_t)w->n_events - 1, w);
@@ -393,7 +471,9 @@ static void apply_append(struct batch *b, const struct sl_store *store, struct s
     }
     if (!may_write || b->mdb_failure)
         return;
-    if (st.exists && has_known_id(b, store, &st.row, w))
+    if (st.exists && w->expected.kind != SL_EXPECT_ANY && w->expected.kind != SL_EXPECT_EXISTS)
+        load_recent_ids(b, store, &st.row, &recent);
+    if (has_recent_id(&recent, w))
         return;
     if (has_repeated_id(w))
         return;

@@ -120,6 +120,132 @@ bool sl_json_next_item(struct sl_json_slice array, size_t *pos, struct sl_json_s
     return true;
 }
 
+bool sl_json_next_member(struct sl_json_slice object, size_t *pos, struct sl_json_slice *name,
+                         struct sl_json_slice *value)
+{
+    const char *s = object.text;
+    size_t len = object.len;
+    size_t i = *pos;
+    if (i == 0) {
+        i = skip_ws(s, len, 0);
+        if (i >= len || s[i] != '{')
+            return false;
+    } else {
+        i = skip_ws(s, len, i);
+        if (i >= len || s[i] != ',')
+            return false;
+    }
+    i = skip_ws(s, len, i + 1);
+    if (i >= len || s[i] != '"')
+        return false;
+    size_t name_end = skip_string(s, len, i);
+    if (name_end == 0)
+        return false;
+    name->text = s + i + 1;
+    name->len = name_end - i - 2;
+    i = skip_ws(s, len, name_end);
+    if (i >= len || s[i] != ':')
+        return false;
+    i = skip_ws(s, len, i + 1);
+    size_t end = skip_value(s, len, i);
+    if (end == 0)
+        return false;
+    value->text = s + i;
+    value->len = end - i;
+    *pos = end;
+    return true;
+}
+
+bool sl_json_has_escapes(struct sl_json_slice raw)
+{
+    return memchr(raw.text, '\\', raw.len) != NULL;
+}
+
+static unsigned hex4(const char *s)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = s[k];
+        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+static size_t put_utf8(char *out, unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+size_t sl_json_unescape(struct sl_json_slice raw, char *out)
+{
+    const char *s = raw.text;
+    size_t n = 0;
+    for (size_t i = 0; i < raw.len;) {
+        if (s[i] != '\\' || i + 1 >= raw.len) {
+            out[n++] = s[i++];
+            continue;
+        }
+        char e = s[i + 1];
+        i += 2;
+        switch (e) {
+        case 'b':
+            out[n++] = '\b';
+            break;
+        case 'f':
+            out[n++] = '\f';
+            break;
+        case 'n':
+            out[n++] = '\n';
+            break;
+        case 'r':
+            out[n++] = '\r';
+            break;
+        case 't':
+            out[n++] = '\t';
+            break;
+        case 'u': {
+            if (raw.len - i < 4)
+                break; /* not checked text: drop the broken escape */
+            unsigned cp = hex4(s + i);
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && raw.len - i >= 6 && s[i] == '\\' && s[i + 1] == 'u') {
+                unsigned low = hex4(s + i + 2);
+                if (low >= 0xDC00 && low <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                    i += 6;
+                }
+            }
+            n += put_utf8(out + n, cp);
+            break;
+        }
+        default: /* '"', '\\', '/' */
+            out[n++] = e;
+            break;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
 void sl_json_compact(struct sl_buf *out, const char *s, size_t len)
 {
     size_t run = 0; /* start of the pending run of bytes to copy */

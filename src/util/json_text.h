@@ -28,6 +28,20 @@ bool sl_json_member(const char *json, size_t len, const char *key, struct sl_jso
  * sl_json_member). Start with *pos = 0; returns false when there is no next element. */
 bool sl_json_next_item(struct sl_json_slice array, size_t *pos, struct sl_json_slice *item);
 
+/* Iterates the members of the object `object` (the text of a JSON object). Start
+ * with *pos = 0; returns false when there is no next member. `name` is the raw
+ * text between the name's quotes (escapes not decoded), `value` the value's text. */
+bool sl_json_next_member(struct sl_json_slice object, size_t *pos, struct sl_json_slice *name,
+                         struct sl_json_slice *value);
+
+/* True when `raw` (the text between a string's quotes) has escapes to decode. */
+bool sl_json_has_escapes(struct sl_json_slice raw);
+
+/* Decodes the escapes of `raw` (the text between a string's quotes, checked by
+ * sl_json_check) into `out`, which has room for raw.len + 1 bytes: a string never
+ * grows when decoded. Returns the decoded length; out[length] = '\0'. */
+size_t sl_json_unescape(struct sl_json_slice raw, char *out);
+
 /* Replaces CR and LF (which valid JSON only has as white space between
  * tokens) with spaces, in place, so a stored payload is always one line. */
 void sl_json_one_line(char *s, size_t len);

@@ -244,10 +244,11 @@ def test_a_truncated_data_file_makes_the_server_refuse_to_start_naming_the_file(
 
 
 def find_index_entries(path, revision, position):
-    """Offsets of the 8-byte value of each stream_index node (key: stream id, revision; value:
-    position), in LMDB's leaf-node layout: data size (4 bytes LE), flags (2), key size (2), key, data."""
+    """Offsets of the position in the value of each stream_index node (key: stream id, revision;
+    value: position, event id), in LMDB's leaf-node layout: data size (4 bytes LE), flags (2), key
+    size (2), key, data."""
     data = open(path, "rb").read()
-    head = struct.pack("<IHH", 8, 0, 16)
+    head = struct.pack("<IHH", 24, 0, 16)
     tail = struct.pack(">QQ", revision, position)
     return [m.start() + len(head) + 16 for m in re.finditer(re.escape(head) + b".{8}" + re.escape(tail), data,
                                                                re.DOTALL)]

@@ -1,7 +1,11 @@
 /* test_idempotency.c: re-appending events that are already there returns the
  * original result and writes nothing (spec/streams.md, docs/http-api.md),
- * also after the store is closed and opened again; and a partly overlapping
- * append never writes an event id a second time into the same stream. */
+ * also after the store is closed and opened again; a partly overlapping
+ * append never writes an event id a second time among a stream's recent
+ * events (SL_STORE_ID_WINDOW); and stores whose stream index predates the
+ * ids in it keep all of this. */
+#include <lmdb.h>
+
 #include "store_fixture.h"
 
 /* Fails unless every event id of `stream` is distinct. */
@@ -280,6 +284,138 @@ static void test_different_ids_at_a_used_revision_are_a_conflict(void **state)
     assert_int_equal(sl_store_head(f->store), head);
 }
 
+/* A retry with `any` after others wrote to the stream: the first id stands
+ * among the stream's recent events, not at its end. */
+static void test_reappend_with_any_after_others_wrote_is_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, again;
+    append_ok(f->store, "retry", 3);
+    assert_code(append_generated(f->store, "retry", rev_any(), 13, 0, 2, &first), SL_OK, &first.err);
+    append_ok(f->store, "retry", SL_STORE_ID_WINDOW - 3); /* the original's first id is still in the window */
+    uint64_t head = sl_store_head(f->store);
+
+    enum sl_code code = append_generated(f->store, "retry", rev_any(), 13, 0, 2, &again);
+    assert_idempotent(&again, code, &first, "re-append with any, 61 events later");
+    assert_int_equal(sl_store_head(f->store), head);
+}
+
+/* Past the window an id may be used again, as KurrentDB allows: the append
+ * is written as new events (a retry is expected to come sooner). */
+static void test_id_older_than_the_window_is_written_again(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, again;
+    assert_code(append_generated(f->store, "old-ids", rev_any(), 14, 0, 1, &first), SL_OK, &first.err);
+    append_ok(f->store, "old-ids", SL_STORE_ID_WINDOW);
+
+    assert_code(append_generated(f->store, "old-ids", rev_any(), 14, 0, 1, &again), SL_OK, &again.err);
+    assert_false(again.was_idempotent);
+    assert_int_equal(again.last_revision, SL_STORE_ID_WINDOW + 1);
+    /* At its original revision the same append is still recognised, at any depth. */
+    assert_code(append_generated(f->store, "old-ids", rev_no_stream(), 14, 0, 1, &again), SL_OK, &again.err);
+    assert_idempotent(&again, SL_OK, &first, "re-append at no_stream of revision 0, 65 events deep");
+}
+
+/* A new event whose id stands among the stream's recent events is refused,
+ * whatever the expected revision: written, the stream would hold the id
+ * twice and a later retry would be ambiguous. */
+static void test_new_event_reusing_a_recent_id_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write w;
+    assert_code(append_generated(f->store, "reuse", rev_no_stream(), 15, 0, 3, &w), SL_OK, &w.err);
+    uint64_t head = sl_store_head(f->store);
+    /* ids 2 then 9 at the current revision: 2 stands at revision 2 */
+    assert_code(append_generated(f->store, "reuse", rev_exact(2), 15, 2, 1, &w), SL_E_EXISTS, &w.err);
+    assert_non_null(strstr(w.err.message, "revision 2"));
+    assert_int_equal(sl_store_head(f->store), head);
+    assert_ids_unique_in_stream(f->store, "reuse");
+}
+
+/* Soft-deleted events are gone: re-appending their ids brings the stream back
+ * with new events instead of answering with a deleted revision. */
+static void test_reappend_after_soft_delete_writes_the_events_again(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, again;
+    assert_code(append_generated(f->store, "gone", rev_any(), 16, 0, 2, &first), SL_OK, &first.err);
+    assert_code(delete_stream(f->store, "gone", rev_any(), false, &again), SL_OK, &again.err);
+    assert_code(append_generated(f->store, "gone", rev_any(), 16, 0, 2, &again), SL_OK, &again.err);
+    assert_false(again.was_idempotent);
+    assert_int_equal(again.last_revision, 3);
+    struct sl_read_result r;
+    read_stream_ok(f->store, "gone", 0, false, 100, &r);
+    assert_revisions(&r, 2, 3);
+    sl_read_result_free(&r);
+}
+
+/* Rewrites every stream_index value of the closed store in `dir` to the
+ * position alone, as stores written before the index held ids have them:
+ * the entries are read, the table emptied and the entries put back. */
+static size_t strip_ids_from_stream_index(const char *dir)
+{
+    enum { MAX_ENTRIES = 64 };
+    uint8_t keys[MAX_ENTRIES][16], positions[MAX_ENTRIES][8];
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "stream_index", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    MDB_val k, v;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        assert_true(n < MAX_ENTRIES);
+        assert_int_equal(k.mv_size, 16);
+        assert_int_equal(v.mv_size, 24);
+        memcpy(keys[n], k.mv_data, 16);
+        memcpy(positions[n], v.mv_data, 8);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_drop(txn, dbi, 0), 0);
+    for (size_t i = 0; i < n; i++) {
+        MDB_val nk = {16, keys[i]}, nv = {8, positions[i]};
+        assert_int_equal(mdb_put(txn, dbi, &nk, &nv, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    return n;
+}
+
+static void test_stream_index_without_ids_keeps_reads_and_idempotency(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_write first, tail, again;
+    assert_code(append_generated(f->store, "older", rev_no_stream(), 17, 0, 3, &first), SL_OK, &first.err);
+    assert_code(append_generated(f->store, "older", rev_any(), 18, 0, 2, &tail), SL_OK, &tail.err);
+    fixture_close(f);
+    assert_int_equal(strip_ids_from_stream_index(f->dir), 5);
+    fixture_open(f);
+    uint64_t head = sl_store_head(f->store);
+
+    enum sl_code code = append_generated(f->store, "older", rev_no_stream(), 17, 0, 3, &again);
+    assert_idempotent(&again, code, &first, "re-append at no_stream over an index without ids");
+    code = append_generated(f->store, "older", rev_any(), 18, 0, 2, &again);
+    assert_idempotent(&again, code, &tail, "re-append with any over an index without ids");
+    code = append_generated(f->store, "older", rev_exact(4), 17, 1, 1, &again);
+    assert_int_equal(code, SL_E_EXISTS);
+    assert_int_equal(sl_store_head(f->store), head);
+
+    append_ok(f->store, "older", 2); /* new entries carry ids, old ones do not: both read */
+    struct sl_read_result r;
+    read_stream_ok(f->store, "older", 0, false, 100, &r);
+    assert_revisions(&r, 0, 1, 2, 3, 4, 5, 6);
+    assert_true(id_is(r.events[1].id, 17, 1));
+    sl_read_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +433,11 @@ int main(void)
         STORE_TEST(test_idempotency_holds_after_close_and_reopen),
         STORE_TEST(test_identical_appends_in_one_commit_are_written_once),
         STORE_TEST(test_different_ids_at_a_used_revision_are_a_conflict),
+        STORE_TEST(test_reappend_with_any_after_others_wrote_is_idempotent),
+        STORE_TEST(test_id_older_than_the_window_is_written_again),
+        STORE_TEST(test_new_event_reusing_a_recent_id_is_refused),
+        STORE_TEST(test_reappend_after_soft_delete_writes_the_events_again),
+        STORE_TEST(test_stream_index_without_ids_keeps_reads_and_idempotency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
