@@ -14,14 +14,21 @@ static size_t skip_ws(const char *s, size_t len, size_t i)
     return i;
 }
 
-/* Skips a string starting at the quote s[i]; returns the index after the closing quote, or 0. */
+/* Skips a string starting at the quote s[i]; returns the index after the closing quote, or 0.
+ * Jumps from quote to quote (memchr): a quote ends the string unless an odd run of backslashes
+ * stands before it. */
 static size_t skip_string(const char *s, size_t len, size_t i)
 {
-    for (i++; i < len; i++) {
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            return i + 1;
+    for (i++; i < len;) {
+        const char *q = memchr(s + i, '"', len - i);
+        if (q == NULL)
+            return 0;
+        size_t at = (size_t)(q - s), backslashes = 0;
+        while (at - backslashes > i && s[at - backslashes - 1] == '\\')
+            backslashes++;
+        if (backslashes % 2 == 0)
+            return at + 1;
+        i = at + 1;
     }
     return 0;
 }
@@ -269,7 +276,11 @@ void sl_json_compact(struct sl_buf *out, const char *s, size_t len)
 
 void sl_json_one_line(char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (s[i] == '\n' || s[i] == '\r')
-            s[i] = ' ';
+    static const char breaks[] = {'\n', '\r'};
+    if (len == 0)
+        return;
+    for (size_t k = 0; k < sizeof(breaks); k++)
+        for (char *p = memchr(s, breaks[k], len); p != NULL;
+             p = memchr(p + 1, breaks[k], len - (size_t)(p + 1 - s)))
+            *p = ' ';
 }

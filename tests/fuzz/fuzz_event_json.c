@@ -1,6 +1,15 @@
 /* fuzz_event_json.c: decoding an append body, and the text codecs events pass through.
  *
- * The input is an append body. Walked as POST /streams/{name} walks it (api/streams.c):
+ * The input is an append body, checked and walked as POST /streams/{name} does (api/streams.c):
+ *   - sl_json_check() (util/json_check.h) gives the verdict json_loadb() gives with the flags the
+ *     single-event form used (JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL), but for three known
+ *     differences of jansson 2.14: jansson refuses numbers beyond a double ("real number
+ *     overflow"), passes a NUL byte right after a number or literal (its lexer loses the byte it
+ *     puts back), and counts every value, not only containers, toward its depth of 2048. A refusal
+ *     names an offset within the input, and the line and column of that offset;
+ *   - for a valid body, sl_json_next_member() and sl_json_unescape() rebuild jansson's object
+ *     member by member (the last of repeated names wins), and a string body decodes to jansson's
+ *     string;
  *   - the raw JSON walker (util/json_text.h) never reads past the input, valid JSON or not;
  *   - for a body jansson accepts, sl_json_next_item() finds exactly the array's elements, each
  *     element's text re-parsed (JSON_DECODE_ANY) equals what jansson parsed for it, and
@@ -15,6 +24,7 @@
  * writes a JSON string that decodes to the input (U+FFFD for each bad byte).
  *
  * Seeds: tests/fuzz/corpus/fuzz_event_json/, append bodies from docs/http-api.md. */
+#include <ctype.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +36,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/codec.h"
+#include "util/json_check.h"
 #include "util/json_text.h"
 #include "util/utf8.h"
 
@@ -55,6 +66,123 @@ static json_t *parse_any(const char *s, size_t len)
 static bool has_line_break(const char *s, size_t len)
 {
     return memchr(s, '\n', len) != NULL || memchr(s, '\r', len) != NULL;
+}
+
+/* ---- the validator against jansson -------------------------------------------------------------- */
+
+/* The flags the single-event form gave json_loadb() before sl_json_check() replaced it. */
+#define CHECK_FLAGS (JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL)
+
+/* True when `s` passes sl_json_check() once each NUL byte right after a letter or digit is
+ * removed: jansson's lexer reads one byte past a number or literal and puts it back into a
+ * NUL-terminated buffer, where a NUL byte reads as "nothing buffered" and is lost. */
+static bool passes_without_nul_after_token(const char *s, size_t len)
+{
+    char *copy = malloc(len + 1);
+    CHECK(copy != NULL);
+    size_t n = 0;
+    bool is_dropped = false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\0' && i > 0 && isalnum((unsigned char)s[i - 1])) {
+            is_dropped = true;
+            continue;
+        }
+        copy[n++] = s[i];
+    }
+    struct sl_json_problem problem;
+    bool ok = is_dropped && sl_json_check(copy, n, &problem);
+    free(copy);
+    return ok;
+}
+
+static size_t count_openers(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += s[i] == '[' || s[i] == '{';
+    return n;
+}
+
+/* The decoded text of the string whose raw text (between the quotes) is `raw`; free it. */
+static char *unescaped(struct sl_json_slice raw, size_t *len)
+{
+    char *out = malloc(raw.len + 1);
+    CHECK(out != NULL);
+    *len = sl_json_unescape(raw, out);
+    CHECK(*len <= raw.len && out[*len] == '\0');
+    return out;
+}
+
+/* A valid text cut into parts as the append path cuts it gives what jansson parsed. */
+static void check_parts(const char *s, size_t len, json_t *root)
+{
+    struct sl_json_slice all = {s, len};
+    if (json_is_object(root)) {
+        json_t *rebuilt = json_object();
+        CHECK(rebuilt != NULL);
+        struct sl_json_slice name, value;
+        size_t pos = 0;
+        while (sl_json_next_member(all, &pos, &name, &value)) {
+            CHECK(is_inside(name.text, name.len, s, len) && is_inside(value.text, value.len, s, len));
+            size_t n = 0;
+            char *key = unescaped(name, &n);
+            CHECK(strlen(key) == n); /* \u0000 does not pass sl_json_check() */
+            json_t *v = json_loadb(value.text, value.len, CHECK_FLAGS, NULL);
+            CHECK(v != NULL);
+            CHECK(json_object_set_new(rebuilt, key, v) == 0);
+            free(key);
+        }
+        CHECK(json_equal(rebuilt, root));
+        json_decref(rebuilt);
+    } else if (json_is_string(root)) {
+        const char *open = memchr(s, '"', len);
+        const char *close = memrchr(s, '"', len);
+        CHECK(open != NULL && close > open);
+        struct sl_json_slice raw = {open + 1, (size_t)(close - open - 1)};
+        CHECK(sl_json_has_escapes(raw) == (memchr(raw.text, '\\', raw.len) != NULL));
+        size_t n = 0;
+        char *text = unescaped(raw, &n);
+        CHECK(n == json_string_length(root) && memcmp(text, json_string_value(root), n) == 0);
+        free(text);
+    }
+}
+
+static void check_verdict(const char *s, size_t len)
+{
+    struct sl_json_problem problem = {0};
+    bool ok = sl_json_check(s, len, &problem);
+    if (!ok) {
+        CHECK(problem.offset <= len);
+        CHECK(problem.rule != NULL && problem.rule[0] != '\0');
+        size_t line = 1, line_start = 0;
+        for (size_t i = 0; i < problem.offset; i++) {
+            if (s[i] == '\n') {
+                line++;
+                line_start = i + 1;
+            }
+        }
+        CHECK(problem.line == line && problem.column == problem.offset - line_start + 1);
+    }
+
+    json_error_t jerr;
+    json_t *root = json_loadb(s, len, CHECK_FLAGS, &jerr);
+    if (root == NULL) {
+        enum json_error_code code = json_error_code(&jerr);
+        if (code == json_error_numeric_overflow)
+            return; /* a number beyond a double, which sl_json_check() takes */
+        if (code == json_error_stack_overflow && ok) {
+            CHECK(count_openers(s, len) >= SL_JSON_MAX_DEPTH); /* a scalar 2048 containers deep */
+            return;
+        }
+    }
+    bool agrees = ok == (root != NULL) || (root != NULL && passes_without_nul_after_token(s, len));
+    if (!agrees)
+        fprintf(stderr, "sl_json_check %s (byte %zu: %s), jansson %s\n", ok ? "passes" : "refuses",
+                problem.offset, ok ? "-" : problem.rule, root ? "passes" : jerr.text);
+    CHECK(agrees);
+    if (ok)
+        check_parts(s, len, root);
+    json_decref(root);
 }
 
 /* ---- the raw walker on any bytes ---------------------------------------------------------------- */
@@ -430,6 +558,7 @@ static void check_utf8_and_strings(const char *s, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
+    check_verdict(s, size);
     walk_anything(s, size);
     check_body(s, size);
     check_single(s, size);
