@@ -13,7 +13,10 @@
  *
  * Usage: loadgen --url http://127.0.0.1:2113 [--clients N] [--duration S]
  *                [--events-per-request K] [--event-bytes B] [--streams M]
- *                [--stream-prefix P] [--json]
+ *                [--stream-prefix P] [--path P --expect-status S] [--json]
+ * --path sends the very same requests elsewhere: with `--path /health/ready
+ * --expect-status 405` the server reads each request and answers without
+ * parsing or storing it, which measures the HTTP floor under the same load.
  * --streams 0 (the default) gives every client a stream of its own; M > 0
  * makes client i append to shared stream i % M. Expected-Revision is `any`.
  * Exit status: 0 when at least one append succeeded and none failed, 1 when
@@ -123,6 +126,8 @@ struct options {
     int event_bytes;
     int streams; /* 0 = one stream per client */
     char stream_prefix[128];
+    char path[256];    /* "" = /streams/{stream} */
+    int expect_status; /* the answer that counts as success */
     bool is_json;
 };
 
@@ -137,6 +142,8 @@ static void usage(FILE *f)
                "  --event-bytes B          bytes of each event's JSON data (default 1024)\n"
                "  --streams M              0: a stream per client (default); M: M shared streams\n"
                "  --stream-prefix P        stream names are P-c<i> or P-s<i> (default bench-<pid>)\n"
+               "  --path P                 send the same requests to path P instead of /streams/{stream}\n"
+               "  --expect-status S        the status that counts as success (default 201)\n"
                "  --json                   print one JSON line instead of the text report\n");
 }
 
@@ -187,6 +194,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
         {"event-bytes", required_argument, NULL, 'b'},
         {"streams", required_argument, NULL, 'm'},
         {"stream-prefix", required_argument, NULL, 'p'},
+        {"path", required_argument, NULL, 't'},
+        {"expect-status", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -242,6 +251,19 @@ static bool parse_options(int argc, char **argv, struct options *o)
                 return false;
             }
             strcpy(o->stream_prefix, optarg);
+            break;
+        case 't':
+            if (optarg[0] != '/' || strlen(optarg) >= sizeof o->path || strpbrk(optarg, " \r\n") != NULL) {
+                fprintf(stderr, "loadgen: --path %s: expected an absolute path without spaces\n", optarg);
+                return false;
+            }
+            strcpy(o->path, optarg);
+            break;
+        case 's':
+            if (!parse_int(optarg, 100, 599, &o->expect_status)) {
+                fprintf(stderr, "loadgen: --expect-status %s: expected 100..599\n", optarg);
+                return false;
+            }
             break;
         case 'j':
             o->is_json = true;
@@ -339,9 +361,9 @@ static bool build_request(struct run *r, struct client *c)
     else
         snprintf(stream, sizeof stream, "%s-s%d", o->stream_prefix, c->index % o->streams);
     sl_buf_printf(&req,
-                  "POST /streams/%s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
+                  "POST %s%s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
                   "Expected-Revision: any\r\nContent-Length: %zu\r\n\r\n",
-                  stream, o->host, o->port, body.len);
+                  o->path[0] ? o->path : "/streams/", o->path[0] ? "" : stream, o->host, o->port, body.len);
     size_t head = req.len;
     sl_buf_append(&req, body.data, body.len);
     bool failed = body.failed || req.failed;
@@ -509,7 +531,7 @@ static bool response_complete(struct run *r, struct client *c, bool is_eof, bool
     *keep_alive = !(conn != NULL && strncasecmp(conn, "close", 5) == 0);
 
     uint64_t t = now_ns() - c->started_ns;
-    if (status == 201) {
+    if (status == r->opt.expect_status) {
         r->ok++;
         r->ok_at_any_time++;
         hist_record(&r->hist, t);
@@ -671,6 +693,7 @@ int main(int argc, char **argv)
     o->clients = 16;
     o->duration_s = 10;
     o->events_per_request = 1;
+    o->expect_status = 201;
     o->event_bytes = 1024;
     snprintf(o->stream_prefix, sizeof o->stream_prefix, "bench-%ld-%ld", (long)getpid(), (long)time(NULL));
     if (!parse_options(argc, argv, o))
