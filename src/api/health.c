@@ -5,6 +5,7 @@
 #include "api/respond.h"
 #include "connectors/manager.h"
 #include "util/clock.h"
+#include "util/histogram.h"
 
 void sl_api_health_live(struct sl_api *api, struct sl_http_request *req)
 {
@@ -47,6 +48,15 @@ void sl_api_metrics(struct sl_api *api, struct sl_http_request *req)
            (double)st.write_errors);
     metric(&b, "sluice_store_commit_seconds_total", "counter", "time spent committing",
            (double)st.commit_us_total / 1e6);
+    sl_buf_puts(&b,
+                "# HELP sluice_store_commit_duration_seconds one LMDB commit: page writes and both syncs\n"
+                "# TYPE sluice_store_commit_duration_seconds histogram\n");
+    sl_histogram_write(&b, "sluice_store_commit_duration_seconds", "", sl_store_commit_histogram(api->store));
+    sl_buf_puts(&b,
+                "# HELP sluice_store_write_duration_seconds one write from queued to answered: waiting for "
+                "the writer, applying, committing\n"
+                "# TYPE sluice_store_write_duration_seconds histogram\n");
+    sl_histogram_write(&b, "sluice_store_write_duration_seconds", "", sl_store_write_histogram(api->store));
     metric(&b, "sluice_store_max_batch", "gauge", "most write operations in one commit",
            (double)st.max_batch);
     metric(&b, "sluice_store_head_position", "gauge", "position of the last committed event",

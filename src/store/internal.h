@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 
 #include "store/store.h"
+#include "util/histogram.h"
 
 #define SL_STREAM_INDEX_VALUE_SIZE 24
 
@@ -79,6 +80,7 @@ struct sl_store {
             commit_us_total;
         _Atomic bool last_commit_failed;
         _Atomic bool is_broken; /* LMDB panicked: only a restart recovers */
+        struct sl_histogram commit_latency, write_latency;
     } stats;
 };
 

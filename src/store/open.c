@@ -515,3 +515,13 @@ void sl_store_get_stats(const struct sl_store *store, struct sl_store_stats *out
     out->head = atomic_load(&s->head);
     out->map_size = s->map_size;
 }
+
+const struct sl_histogram *sl_store_commit_histogram(const struct sl_store *store)
+{
+    return &store->stats.commit_latency;
+}
+
+const struct sl_histogram *sl_store_write_histogram(const struct sl_store *store)
+{
+    return &store->stats.write_latency;
+}

@@ -110,6 +110,7 @@ struct sl_write {
     void *user;
 
     struct sl_write *next_in_queue; /* the store's, do not touch */
+    int64_t queued_us;              /* the store's: when it was queued (monotonic) */
 };
 
 /* Queues `w`. Returns SL_OK when queued (then `done` will run), or an error
@@ -236,5 +237,12 @@ struct sl_store_stats {
     bool is_broken;          /* the environment panicked after a failed write: restart the process */
 };
 void sl_store_get_stats(const struct sl_store *store, struct sl_store_stats *out);
+
+/* Latency histograms, alive as long as the store: the time of each
+ * mdb_txn_commit (its page writes and both syncs), and of each write from
+ * being queued to its `done` (waiting for the writer, applying, committing). */
+struct sl_histogram;
+const struct sl_histogram *sl_store_commit_histogram(const struct sl_store *store);
+const struct sl_histogram *sl_store_write_histogram(const struct sl_store *store);
 
 #endif

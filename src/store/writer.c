@@ -97,6 +97,7 @@ enum sl_code sl_store_submit(struct sl_store *store, struct sl_write *w, struct 
     if (code)
         return code;
     w->next_in_queue = NULL;
+    w->queued_us = sl_monotonic_us();
     pthread_mutex_lock(&store->queue_mutex);
     if (store->stopping) {
         pthread_mutex_unlock(&store->queue_mutex);
@@ -714,7 +715,9 @@ static void commit_batch(struct sl_store *store, struct sl_write *list)
             atomic_store(&store->stats.last_commit_failed, true);
             break;
         }
-        atomic_fetch_add(&store->stats.commit_us_total, (uint64_t)(sl_monotonic_us() - t0));
+        int64_t took_us = sl_monotonic_us() - t0;
+        atomic_fetch_add(&store->stats.commit_us_total, (uint64_t)took_us);
+        sl_histogram_observe_us(&store->stats.commit_latency, took_us);
         atomic_fetch_add(&store->stats.commits, 1);
         atomic_fetch_add(&store->stats.events_written, b.events_written);
         atomic_store(&store->stats.last_commit_failed, false);
@@ -727,8 +730,10 @@ static void commit_batch(struct sl_store *store, struct sl_write *list)
     }
 
     struct sl_write *w = list;
+    int64_t now_us = sl_monotonic_us();
     while (w) {
         struct sl_write *next = w->next_in_queue; /* `done` may free `w` */
+        sl_histogram_observe_us(&store->stats.write_latency, now_us - w->queued_us);
         if (w->code == SL_OK)
             atomic_fetch_add(&store->stats.writes, 1);
         else

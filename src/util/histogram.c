@@ -21,15 +21,18 @@ void sl_histogram_observe_us(struct sl_histogram *h, int64_t us)
 
 void sl_histogram_write(struct sl_buf *b, const char *name, const char *labels, const struct sl_histogram *h)
 {
+    /* Without labels, `name_sum{}` would be legal but odd, and `{,le=` is not. */
+    const char *sep = labels[0] ? "," : "";
+    const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
     uint64_t cumulative = 0;
     for (int i = 0; i < SL_HISTOGRAM_BUCKETS; i++) {
         cumulative += atomic_load(&((struct sl_histogram *)h)->buckets[i]);
-        sl_buf_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels, (double)bounds_us[i] / 1e6,
+        sl_buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, (double)bounds_us[i] / 1e6,
                       (unsigned long long)cumulative);
     }
     uint64_t count = atomic_load(&((struct sl_histogram *)h)->count);
-    sl_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels, (unsigned long long)count);
-    sl_buf_printf(b, "%s_sum{%s} %.6f\n", name, labels,
+    sl_buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)count);
+    sl_buf_printf(b, "%s_sum%s%s%s %.6f\n", name, open, labels, close,
                   (double)atomic_load(&((struct sl_histogram *)h)->sum_us) / 1e6);
-    sl_buf_printf(b, "%s_count{%s} %llu\n", name, labels, (unsigned long long)count);
+    sl_buf_printf(b, "%s_count%s%s%s %llu\n", name, open, labels, close, (unsigned long long)count);
 }

@@ -89,3 +89,24 @@ def test_metrics_never_go_backwards_for_counters(api):
         name = key.split("{")[0]
         if name in counters or name.removesuffix("_total") in counters:
             assert second.get(key, value) >= value, key
+
+
+def test_store_latency_histograms_count_every_commit_and_every_write(api):
+    """sluice_store_commit_duration_seconds counts commits, sluice_store_write_duration_seconds writes;
+    buckets are cumulative and end at the count."""
+    s = unique("latency")
+    for i in range(5):
+        api.append_ok(s, events(1))
+    series, types = scrape(api)
+    for name, per in (("sluice_store_commit_duration_seconds", "sluice_store_commits_total"),
+                      ("sluice_store_write_duration_seconds", None)):
+        assert types.get(name) == "histogram", types.get(name)
+        buckets = sorted(((float(k.split('le="')[1].rstrip('"}')), v) for k, v in series.items()
+                          if k.startswith(name + "_bucket{")), key=lambda b: b[0])
+        assert len(buckets) >= 10, buckets
+        counts = [v for _, v in buckets]
+        assert counts == sorted(counts), f"{name} buckets are not cumulative: {buckets}"
+        assert buckets[-1][0] == float("inf") and buckets[-1][1] == series[name + "_count"]
+        assert series[name + "_count"] >= 5 and series[name + "_sum"] > 0
+        if per:  # the two are updated one after the other, not together
+            assert abs(series[name + "_count"] - series[per]) <= 1, (series[name + "_count"], series[per])
