@@ -89,12 +89,27 @@ enum sl_code sl_store_scan_log(MDB_txn *txn, const struct sl_store *store, uint6
     size_t scanned = 0;
     enum sl_code code = SL_OK;
     *more = false;
+    /* Positions run 1, 2, 3, ... without a gap (the writer takes head + 1 and
+     * nothing removes an event), and a record's checksum does not cover its
+     * key: a position out of that sequence is a damaged key, never an event. */
+    uint64_t expected = backwards ? 0 : (from < 1 ? 1 : from);
     while (rc == 0) {
         if (r->count >= count || (max_scan && scanned >= max_scan)) {
             *more = true;
             break;
         }
-        uint64_t pos = sl_get_be64(k.mv_data);
+        uint64_t pos = k.mv_size == 8 ? sl_get_be64(k.mv_data) : 0;
+        if (expected != 0 && pos != expected) {
+            if (r->count > 0) { /* hand out what came before; the next scan meets the damage first */
+                *more = true;
+                break;
+            }
+            code = sl_errorf(err, SL_E_CORRUPT,
+                             "the log is damaged: position %llu was expected, a record is keyed %llu",
+                             (unsigned long long)expected, (unsigned long long)pos);
+            break;
+        }
+        expected = backwards ? pos - 1 : pos + 1;
         if (filter) {
             struct sl_event ev;
             code = sl_record_decode(v.mv_data, v.mv_size, pos, &ev, err);
@@ -224,12 +239,24 @@ static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, c
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
     enum sl_code code = SL_OK;
     int64_t rev = start;
+    /* Every revision from 0 to the row's last has an index entry (nothing
+     * removes one), so the walk must meet start, start +- 1, ... up to the end
+     * of the visible range: a revision out of that sequence, or an end short of
+     * it, is a damaged index, not a shorter stream. */
+    int64_t expected = start;
+    bool is_stopped_by_age = false;
     while (rc == 0) {
         if (k.mv_size != 16 || sl_get_be64(k.mv_data) != row->id)
             break;
         rev = (int64_t)sl_get_be64((const uint8_t *)k.mv_data + 8);
         if (rev > last || rev < first)
             break;
+        if (rev != expected) {
+            code = sl_errorf(err, SL_E_CORRUPT, "the stream index is damaged: revision %lld is missing",
+                             (long long)expected);
+            break;
+        }
+        expected = backwards ? rev - 1 : rev + 1;
         if (out->count >= count) {
             out->has_next = true;
             out->next = rev;
@@ -266,8 +293,10 @@ static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, c
             break;
         }
         if (ev.created_us < min_created) {
-            if (backwards)
+            if (backwards) {
+                is_stopped_by_age = true;
                 break; /* everything before is older still */
+            }
         } else if (!sl_read_result_add(out, pos, rec.mv_data, rec.mv_size)) {
             code = sl_errorf(err, SL_E_NOMEM, "out of memory reading a stream");
             break;
@@ -277,6 +306,10 @@ static enum sl_code collect_stream(MDB_txn *txn, const struct sl_store *store, c
     mdb_cursor_close(cur);
     if (code == SL_OK && rc && rc != MDB_NOTFOUND)
         code = sl_store_mdb_error(err, rc, "cannot read a stream");
+    bool is_short = backwards ? expected >= first : expected <= last;
+    if (code == SL_OK && !out->has_next && !is_stopped_by_age && is_short)
+        code = sl_errorf(err, SL_E_CORRUPT, "the stream index is damaged: revision %lld is missing",
+                         (long long)expected);
     return code;
 }
 

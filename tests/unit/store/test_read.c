@@ -1,9 +1,12 @@
 /* test_read.c: stream reads (direction, start, count, paging), log reads
  * ($all forwards from an inclusive position, backwards before an exclusive
  * one), filters and the scan limit, and reads at one position (store.h). */
+#include <lmdb.h>
+
 #include "store_fixture.h"
 
 #include "store/filter.h"
+#include "store/record.h"
 
 /* ---- stream reads ---- */
 
@@ -736,10 +739,86 @@ static void test_read_at_returns_the_event_at_that_position(void **state)
     log_copy_free(&log);
 }
 
+/* ---- damage the checksums cannot see ---- */
+
+/* Removes one key from table `table` of the closed store in `dir`, as a
+ * damaged page would lose it. */
+static void remove_key(const char *dir, const char *table, const void *key, size_t key_len)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, table, 0, &dbi), 0);
+    MDB_val k = {key_len, (void *)key};
+    assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A stream whose index lost a revision is not served as a shorter stream:
+ * the gap is reported, whichever way the stream is read. */
+static void test_a_revision_missing_from_the_stream_index_is_corrupt_data(void **state)
+{
+    struct fixture *f = *state;
+    write_numbers(f->store); /* "numbers" is the first stream: id 1 */
+    fixture_close(f);
+    uint8_t key[16];
+    sl_put_be64(key, 1);
+    sl_put_be64(key + 8, 9); /* its last revision: a read would just end early */
+    remove_key(f->dir, "stream_index", key, sizeof(key));
+    fixture_open(f);
+
+    struct sl_read_result r = {0};
+    struct sl_error err = {0};
+    assert_int_equal(sl_store_read_stream(f->store, STR_ARGS("numbers"), 0, false, 100, &r, &err),
+                     SL_E_CORRUPT);
+    assert_non_null(strstr(err.message, "revision 9 is missing"));
+    sl_read_result_free(&r);
+    assert_int_equal(
+        sl_store_read_stream(f->store, STR_ARGS("numbers"), SL_REVISION_END, true, 100, &r, &err),
+        SL_E_CORRUPT);
+    sl_read_result_free(&r);
+    /* A page that stops before the gap is served as it is. */
+    read_stream_ok(f->store, "numbers", 0, false, 5, &r);
+    assert_revisions(&r, 0, 1, 2, 3, 4);
+    sl_read_result_free(&r);
+}
+
+/* The log's positions have no gap: a key out of sequence is damage. The
+ * events before it are handed out with `next` at the damage, and the read
+ * from there reports it. */
+static void test_a_position_missing_from_the_log_is_corrupt_data(void **state)
+{
+    struct fixture *f = *state;
+    write_numbers(f->store);
+    fixture_close(f);
+    uint8_t key[8];
+    sl_put_be64(key, 4);
+    remove_key(f->dir, "events", key, sizeof(key));
+    fixture_open(f);
+
+    struct sl_read_result r = {0};
+    struct sl_error err = {0};
+    read_all_ok(f->store, 0, false, 100, NULL, 0, &r);
+    assert_int_equal(r.count, 3);
+    assert_true(r.has_next);
+    assert_int_equal(r.next, 4);
+    sl_read_result_free(&r);
+    assert_int_equal(sl_store_read_all(f->store, 4, false, 100, NULL, 0, &r, &err), SL_E_CORRUPT);
+    assert_non_null(strstr(err.message, "position 4 was expected"));
+    sl_read_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         STORE_TEST(test_read_forwards_from_start_returns_every_event_in_order),
+        STORE_TEST(test_a_revision_missing_from_the_stream_index_is_corrupt_data),
+        STORE_TEST(test_a_position_missing_from_the_log_is_corrupt_data),
         STORE_TEST(test_read_forwards_with_count_pages_through_next),
         STORE_TEST(test_read_backwards_from_end_returns_newest_first),
         STORE_TEST(test_paging_a_stream_both_ways_sees_every_revision_once),
