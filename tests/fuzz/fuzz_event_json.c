@@ -37,6 +37,7 @@
 #include "util/buf.h"
 #include "util/codec.h"
 #include "util/json_check.h"
+#include "../common/jansson_quirks.h"
 #include "util/json_text.h"
 #include "util/utf8.h"
 
@@ -72,28 +73,6 @@ static bool has_line_break(const char *s, size_t len)
 
 /* The flags the single-event form gave json_loadb() before sl_json_check() replaced it. */
 #define CHECK_FLAGS (JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL)
-
-/* True when `s` passes sl_json_check() once each NUL byte right after a letter or digit is
- * removed: jansson's lexer reads one byte past a number or literal and puts it back into a
- * NUL-terminated buffer, where a NUL byte reads as "nothing buffered" and is lost. */
-static bool passes_without_nul_after_token(const char *s, size_t len)
-{
-    char *copy = malloc(len + 1);
-    CHECK(copy != NULL);
-    size_t n = 0;
-    bool is_dropped = false;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '\0' && i > 0 && isalnum((unsigned char)s[i - 1])) {
-            is_dropped = true;
-            continue;
-        }
-        copy[n++] = s[i];
-    }
-    struct sl_json_problem problem;
-    bool ok = is_dropped && sl_json_check(copy, n, &problem);
-    free(copy);
-    return ok;
-}
 
 static size_t count_openers(const char *s, size_t len)
 {
@@ -175,7 +154,7 @@ static void check_verdict(const char *s, size_t len)
             return;
         }
     }
-    bool agrees = ok == (root != NULL) || (root != NULL && passes_without_nul_after_token(s, len));
+    bool agrees = ok == (root != NULL) || (root != NULL && sl_test_passes_without_nul_after_token(s, len));
     if (!agrees)
         fprintf(stderr, "sl_json_check %s (byte %zu: %s), jansson %s\n", ok ? "passes" : "refuses",
                 problem.offset, ok ? "-" : problem.rule, root ? "passes" : jerr.text);

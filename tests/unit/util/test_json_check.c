@@ -26,6 +26,7 @@
 
 #include "util/fastrand.h"
 #include "util/json_check.h"
+#include "../../common/jansson_quirks.h"
 
 /* The flags the append path gave json_loadb() for a JSON body. */
 #define JANSSON_FLAGS (JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL)
@@ -567,27 +568,6 @@ static void test_nul_byte_after_a_number_or_literal_is_refused_though_jansson_sk
     assert_false(jansson_passes("[]\0", 3, &jerr));
 }
 
-/* True when `s` passes once each NUL byte right after a letter or digit is removed: the
- * one way jansson (see above) passes a text sl_json_check() refuses. */
-static bool passes_without_nul_after_token(const char *s, size_t len)
-{
-    char *copy = malloc(len + 1);
-    assert_non_null(copy);
-    size_t n = 0;
-    bool is_dropped = false;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '\0' && i > 0 && isalnum((unsigned char)s[i - 1])) {
-            is_dropped = true;
-            continue;
-        }
-        copy[n++] = s[i];
-    }
-    struct sl_json_problem p;
-    bool ok = is_dropped && sl_json_check(copy, n, &p);
-    free(copy);
-    return ok;
-}
-
 /* ---- random texts against jansson --------------------------------------------------------------- */
 
 struct gen {
@@ -797,7 +777,7 @@ static void test_random_texts_get_the_verdict_jansson_gives(void **state)
             beyond_double++;
             continue;
         }
-        if (!ok && jansson_ok && passes_without_nul_after_token(g.s, g.len)) {
+        if (!ok && jansson_ok && sl_test_passes_without_nul_after_token(g.s, g.len)) {
             nul_after_token++;
             continue;
         }
