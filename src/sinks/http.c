@@ -421,6 +421,21 @@ static void put_record_json(struct sl_buf *b, const struct sl_sink_record *rec)
     sl_buf_putc(b, '}');
 }
 
+static bool same_bytes(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
+}
+
+/* True when `rec` certainly expands to the URL of `first`: a URL depends only on
+ * the stream and the event type, so equal ones need no expansion to compare. */
+static bool has_url_of(const struct sl_sink_record *rec, const struct sl_sink_record *first)
+{
+    return same_bytes(rec->stream, rec->stream ? rec->stream_len : 0, first->stream,
+                      first->stream ? first->stream_len : 0) &&
+           same_bytes(rec->type, rec->type ? rec->type_len : 0, first->type,
+                      first->type ? first->type_len : 0);
+}
+
 /* Builds in h->body the JSON array of the first records that go to h->url,
  * within maxRecords and maxBytes (a first record larger than maxBytes goes
  * alone). Returns how many it holds: at least 1. */
@@ -431,7 +446,7 @@ static size_t build_batch(struct http_sink *h, const struct sl_sink_record *recs
     size_t count = 0;
     while (count < n && count < h->max_records) {
         const struct sl_sink_record *rec = &recs[count];
-        if (count > 0 && h->has_templates) {
+        if (count > 0 && h->has_templates && !has_url_of(rec, &recs[0])) {
             expand_url(h, rec, &h->next_url);
             if (h->next_url.failed || strcmp(h->next_url.data, h->url.data) != 0)
                 break;

@@ -66,11 +66,6 @@ void sl_buf_puts(struct sl_buf *b, const char *s)
     sl_buf_append(b, s, strlen(s));
 }
 
-void sl_buf_putc(struct sl_buf *b, char c)
-{
-    sl_buf_append(b, &c, 1);
-}
-
 void sl_buf_printf(struct sl_buf *b, const char *fmt, ...)
 {
     va_list ap;

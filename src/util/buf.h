@@ -24,7 +24,15 @@ void sl_buf_reset(struct sl_buf *b); /* len = 0, keeps the memory */
 bool sl_buf_reserve(struct sl_buf *b, size_t extra);
 void sl_buf_append(struct sl_buf *b, const void *data, size_t len);
 void sl_buf_puts(struct sl_buf *b, const char *s);
-void sl_buf_putc(struct sl_buf *b, char c);
+/* Inline: builders call it for every byte they do not copy in runs (URLs,
+ * separators), and a call through append and reserve cost more than the byte. */
+static inline void sl_buf_putc(struct sl_buf *b, char c)
+{
+    if (b->failed || (b->len + 2 > b->cap && !sl_buf_reserve(b, 1)))
+        return;
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
 void sl_buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hands the memory to the caller (who frees it) and leaves `b` empty. */
 char *sl_buf_steal(struct sl_buf *b, size_t *len);
